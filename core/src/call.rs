@@ -1,0 +1,395 @@
+//! One logical API call as a sans-IO state machine: attempts, retries, waits, redirects.
+//!
+//! The driver loop (str0m/quinn style) is the whole contract:
+//!
+//! ```text
+//! let mut call = Call::new(request, &config, stats, now());
+//! loop {
+//!     match call.poll_action(now(), &mut jitter) {
+//!         Action::Send(attempt) => match http.send(attempt.request, attempt.timeout) {
+//!             Ok(response) => call.handle_response(now(), wall(), response),
+//!             Err(e)       => call.handle_transport_error(now(), e),
+//!         },
+//!         Action::WaitUntil(t) => sleep_until(t),       // or call.handle_no_timer()
+//!         Action::Done(result) => return result,        // then decode with the op
+//!     }
+//! }
+//! ```
+//!
+//! Every `handle_*` must follow a `Send`, and `poll_action` must be called after each
+//! `handle_*`. Time is whatever the driver passes in; it only has to be monotonic.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::{HeaderMap, Method, StatusCode, Uri};
+
+use crate::config::{Config, Timeouts};
+use crate::error::{Error, GiveUpReason, TransportError};
+use crate::request::ApiRequest;
+use crate::response::Response;
+use crate::retry::{Decision, JitterSource, Outcome, RetryPolicy, RetryState, StopReason};
+use crate::stats::Stats;
+use crate::time::Instant;
+
+const MAX_REDIRECTS: u8 = 10;
+
+/// One attempt to send.
+#[derive(Debug)]
+pub struct Attempt {
+    /// The request.
+    pub request: http::Request<Bytes>,
+    /// Timeout of the whole attempt, body included (`None`: no timeout).
+    pub timeout: Option<Duration>,
+    /// 1-based attempt number.
+    pub number: u32,
+}
+
+/// What the driver must do next.
+#[derive(Debug)]
+#[must_use]
+pub enum Action {
+    /// Send this attempt, then report with `handle_response` or `handle_transport_error`.
+    Send(Attempt),
+    /// Sleep until this instant, then poll again (or call `handle_no_timer`).
+    WaitUntil(Instant),
+    /// The call is over: the final response (any status; decode it with the operation) or
+    /// an error.
+    Done(Result<Response, Error>),
+}
+
+/// How to continue after a streamed response's head arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadDisposition {
+    /// 2xx: hand the body to the caller; the call is over (no retries once streaming).
+    Stream,
+    /// Read the whole (error) body, then report it with `handle_response`.
+    ReadBody,
+}
+
+#[derive(Debug)]
+enum Failure {
+    Response(Response),
+    Transport(TransportError),
+}
+
+#[derive(Debug)]
+enum State {
+    Ready,
+    Redirect,
+    InFlight,
+    Failed(Failure, Option<SystemTime>),
+    Waiting { at: Instant, delay: Duration, last: Failure },
+    Done(Option<Result<Response, Error>>),
+}
+
+/// A logical call in progress.
+#[derive(Debug)]
+pub struct Call {
+    request: ApiRequest,
+    // Target of the next send; changes only when following a redirect.
+    method: Method,
+    uri: Uri,
+    url: Arc<str>,
+    headers: HeaderMap,
+    body: Bytes,
+    policy: RetryPolicy,
+    timeouts: Timeouts,
+    retry: RetryState,
+    stats: Arc<Stats>,
+    state: State,
+    redirects: u8,
+}
+
+macro_rules! event {
+    ($level:ident, $call:expr, $msg:literal $(, $($field:tt)*)?) => {
+        tracing::$level!(
+            client_method = $call.request.meta.client_method,
+            resource_id = $call.request.meta.resource_id.as_deref(),
+            method = %$call.method,
+            url = %$call.url,
+            attempt = $call.retry.attempts(),
+            $($($field)*,)?
+            $msg
+        )
+    };
+}
+
+impl Call {
+    /// Starts a call of `request` at `now`, counting it in `stats`.
+    pub fn new(request: ApiRequest, config: &Config, stats: Arc<Stats>, now: Instant) -> Self {
+        stats.record_call();
+        let mut policy = config.retry_policy().clone();
+        if !request.meta.replayable {
+            // A streamed body is gone once sent.
+            policy.max_retries = 0;
+        }
+        Self {
+            method: request.method.clone(),
+            uri: request.uri.clone(),
+            url: request.uri.to_string().into(),
+            headers: request.headers.clone(),
+            body: request.body.clone(),
+            retry: RetryState::new(&policy, now),
+            timeouts: *config.timeouts(),
+            policy,
+            stats,
+            state: State::Ready,
+            redirects: 0,
+            request,
+        }
+    }
+
+    /// Facts about the operation.
+    pub fn request(&self) -> &ApiRequest {
+        &self.request
+    }
+
+    /// Attempts started so far.
+    pub fn attempts(&self) -> u32 {
+        self.retry.attempts()
+    }
+
+    /// The next thing to do. `jitter` is drawn from only when a retry is decided.
+    pub fn poll_action(&mut self, now: Instant, jitter: &mut dyn JitterSource) -> Action {
+        loop {
+            match std::mem::replace(&mut self.state, State::InFlight) {
+                State::Ready => {
+                    self.retry.start_attempt();
+                    return self.send(now);
+                }
+                State::Redirect => return self.send(now),
+                State::InFlight => {
+                    self.state = State::Done(None);
+                    return Action::Done(Err(Error::invalid_argument(
+                        "driver contract violated: poll_action called while an attempt is in flight",
+                    )));
+                }
+                State::Waiting { at, delay, last } => {
+                    if now >= at {
+                        self.state = State::Ready;
+                        continue;
+                    }
+                    self.state = State::Waiting { at, delay, last };
+                    return Action::WaitUntil(at);
+                }
+                State::Failed(failure, wall) => {
+                    if let Some(action) = self.decide(failure, wall, now, jitter) {
+                        return action;
+                    }
+                }
+                State::Done(result) => {
+                    self.state = State::Done(None);
+                    return Action::Done(result.unwrap_or_else(|| {
+                        Err(Error::invalid_argument("driver contract violated: the call is already over"))
+                    }));
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, now: Instant) -> Action {
+        self.stats.record_request();
+        let timeout = self.retry.attempt_timeout(&self.timeouts, self.request.timeout, now);
+        event!(debug, self, "Sending request");
+        let mut req = http::Request::new(self.body.clone());
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.headers_mut() = self.headers.clone();
+        self.state = State::InFlight;
+        Action::Send(Attempt { request: req, timeout, number: self.retry.attempts() })
+    }
+
+    // Returns `None` to continue the poll loop (an immediate retry).
+    fn decide(&mut self, failure: Failure, wall: Option<SystemTime>, now: Instant, jitter: &mut dyn JitterSource) -> Option<Action> {
+        let outcome = match &failure {
+            Failure::Response(r) => Outcome::Response { status: r.status, headers: &r.headers },
+            Failure::Transport(e) => Outcome::Transport(e.kind()),
+        };
+        let decision = self.retry.on_failure(&self.policy, &outcome, self.request.meta.idempotent, now, wall, jitter);
+        match decision {
+            Decision::Retry { delay, retry_after, kind } => {
+                self.stats.record_retry();
+                event!(
+                    debug,
+                    self,
+                    "Retrying request",
+                    delay_ms = delay.as_millis() as u64,
+                    kind = ?kind,
+                    retry_after_ms = retry_after.map(|d| d.as_millis() as u64),
+                    budget_remaining = self.policy.budget.as_ref().map(|b| b.remaining())
+                );
+                if delay.is_zero() {
+                    self.state = State::Ready;
+                    None
+                } else {
+                    let at = now + delay;
+                    self.state = State::Waiting { at, delay, last: failure };
+                    Some(Action::WaitUntil(at))
+                }
+            }
+            Decision::Stop(reason) => {
+                match (&failure, reason) {
+                    (Failure::Response(r), StopReason::NotRetryable) => {
+                        event!(debug, self, "Status code is not retryable", status_code = r.status.as_u16())
+                    }
+                    (Failure::Transport(e), StopReason::NotRetryable) => {
+                        event!(debug, self, "Exception is not retryable", error = %e)
+                    }
+                    _ => event!(debug, self, "Not retrying", reason = ?reason),
+                }
+                let result = self.final_result(failure);
+                self.state = State::Done(None);
+                Some(Action::Done(result))
+            }
+            Decision::GiveUp(reason) => Some(self.give_up(reason, failure)),
+        }
+    }
+
+    fn give_up(&mut self, reason: GiveUpReason, failure: Failure) -> Action {
+        event!(debug, self, "Giving up retrying", reason = %reason);
+        let last = match self.final_result(failure) {
+            Ok(resp) => resp.to_api_error(),
+            Err(e) => e,
+        };
+        self.state = State::Done(None);
+        Action::Done(Err(Error::GaveUp { reason, attempts: self.retry.attempts(), last: Box::new(last) }))
+    }
+
+    fn final_result(&self, failure: Failure) -> Result<Response, Error> {
+        match failure {
+            Failure::Response(r) => Ok(r),
+            Failure::Transport(source) => Err(Error::Transport {
+                source,
+                attempt: self.retry.attempts(),
+                method: self.method.clone(),
+                url: self.url.to_string(),
+            }),
+        }
+    }
+
+    fn expect_in_flight(&mut self) -> bool {
+        if matches!(self.state, State::InFlight) {
+            return true;
+        }
+        self.state = State::Done(Some(Err(Error::invalid_argument(
+            "driver contract violated: a result was reported with no attempt in flight",
+        ))));
+        false
+    }
+
+    /// Reports the response of the attempt in flight, with its whole (decoded) body.
+    /// `wall` is the wall-clock time, used only to read an HTTP-date `Retry-After`.
+    pub fn handle_response(&mut self, now: Instant, wall: Option<SystemTime>, response: http::Response<Bytes>) {
+        let _ = now;
+        if !self.expect_in_flight() {
+            return;
+        }
+        let (parts, body) = response.into_parts();
+        let status = parts.status;
+        if status.is_redirection() && self.follow_redirect(status, &parts.headers) {
+            return;
+        }
+        let resp = Response {
+            status,
+            headers: parts.headers,
+            body,
+            attempt: self.retry.attempts(),
+            method: self.method.clone(),
+            url: self.url.clone(),
+        };
+        if status.is_success() || status.is_informational() || status.is_redirection() {
+            event!(debug, self, "Request successful", status_code = status.as_u16());
+            self.retry.on_success(&self.policy);
+            self.state = State::Done(Some(Ok(resp)));
+            return;
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.stats.record_rate_limit(self.retry.attempts());
+        }
+        event!(debug, self, "Request unsuccessful", status_code = status.as_u16());
+        self.state = State::Failed(Failure::Response(resp), wall);
+    }
+
+    /// Reports the head of a streamed response. On 2xx the call is over and the body goes
+    /// to the caller; otherwise read the whole body and call [`Call::handle_response`].
+    pub fn handle_response_head(&mut self, now: Instant, status: StatusCode, headers: &HeaderMap) -> HeadDisposition {
+        let _ = now;
+        if !status.is_success() {
+            return HeadDisposition::ReadBody;
+        }
+        if !self.expect_in_flight() {
+            return HeadDisposition::ReadBody;
+        }
+        event!(debug, self, "Request successful", status_code = status.as_u16());
+        self.retry.on_success(&self.policy);
+        let resp = Response {
+            status,
+            headers: headers.clone(),
+            body: Bytes::new(),
+            attempt: self.retry.attempts(),
+            method: self.method.clone(),
+            url: self.url.clone(),
+        };
+        self.state = State::Done(Some(Ok(resp)));
+        HeadDisposition::Stream
+    }
+
+    /// Reports that the attempt in flight failed below HTTP.
+    pub fn handle_transport_error(&mut self, now: Instant, error: TransportError) {
+        let _ = now;
+        if !self.expect_in_flight() {
+            return;
+        }
+        event!(debug, self, "Request threw exception", error = %error);
+        self.state = State::Failed(Failure::Transport(error), None);
+    }
+
+    /// Reports that the driver cannot wait: the call ends with
+    /// [`GiveUpReason::NoTimer`] instead of retrying.
+    pub fn handle_no_timer(&mut self) {
+        if let State::Waiting { delay, last, .. } = std::mem::replace(&mut self.state, State::Done(None)) {
+            let Action::Done(result) = self.give_up(GiveUpReason::NoTimer { delay }, last) else { return };
+            self.state = State::Done(Some(result));
+        }
+    }
+
+    // Follows a redirect in place (drivers hand 3xx to the core so that every driver follows
+    // them the same way). Returns false when the response is to be returned as it is.
+    fn follow_redirect(&mut self, status: StatusCode, headers: &HeaderMap) -> bool {
+        let Some(location) = headers.get(LOCATION).and_then(|l| l.to_str().ok()) else { return false };
+        if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) || self.redirects >= MAX_REDIRECTS {
+            return false;
+        }
+        let Some(next) = resolve(&self.uri, location) else { return false };
+        if next.authority() != self.uri.authority() || next.scheme() != self.uri.scheme() {
+            // Never send the token to another host (records redirect to object storage).
+            self.headers.remove(AUTHORIZATION);
+        }
+        let to_get = status == StatusCode::SEE_OTHER || (matches!(status.as_u16(), 301 | 302) && self.method == Method::POST);
+        if to_get && self.method != Method::HEAD {
+            self.method = Method::GET;
+            self.body = Bytes::new();
+            for h in [CONTENT_TYPE, CONTENT_ENCODING, CONTENT_LENGTH] {
+                self.headers.remove(h);
+            }
+        }
+        event!(debug, self, "Following redirect", status_code = status.as_u16(), location = %next);
+        self.url = next.to_string().into();
+        self.uri = next;
+        self.redirects += 1;
+        self.state = State::Redirect;
+        true
+    }
+}
+
+/// Resolves a `Location` against the current URI (absolute, absolute-path, or relative).
+fn resolve(base: &Uri, location: &str) -> Option<Uri> {
+    let base = url::Url::parse(&base.to_string()).ok()?;
+    base.join(location).ok()?.as_str().parse().ok()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,260 @@
+//! The executors: the only code that runs the core's state machines against a driver.
+//! One async loop and one blocking loop; everything they decide comes from [`Call`].
+
+use std::future::poll_fn;
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+
+use super::http::{
+    BlockingHttpClient, BlockingHttpRequest, BlockingRequestBody, BlockingResponseBody, ByteStream, Environment,
+    HttpClient, HttpRequest, RequestBody, ResponseBody,
+};
+use crate::call::{Action, Call, HeadDisposition};
+use crate::config::{Config, Timeout};
+use crate::error::{Error, TransportError, TransportErrorKind};
+use crate::ops::plan::Plan;
+use crate::path::ResourcePath;
+use crate::request::ApiRequest;
+use crate::response::Response;
+use crate::retry::SeededJitter;
+use crate::stats::Stats;
+
+/// State shared by a root client and every sub-client made from it.
+pub(crate) struct ClientInner<D> {
+    pub(crate) driver: D,
+    pub(crate) config: Config,
+    pub(crate) stats: Arc<Stats>,
+    seed: OnceLock<u64>,
+    calls: AtomicU64,
+}
+
+impl<D: Environment> ClientInner<D> {
+    pub(crate) fn new(driver: D, config: Config) -> Self {
+        Self { driver, config, stats: Arc::default(), seed: OnceLock::new(), calls: AtomicU64::new(0) }
+    }
+
+    /// A jitter source for one call: the driver's seed, varied per call without locking.
+    fn jitter(&self) -> SeededJitter {
+        let seed = *self.seed.get_or_init(|| self.driver.random_seed());
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        SeededJitter::new(seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    fn start(&self, request: ApiRequest) -> (Call, SeededJitter) {
+        (Call::new(request, &self.config, self.stats.clone(), self.driver.now()), self.jitter())
+    }
+}
+
+fn with_parts(status: http::StatusCode, headers: http::HeaderMap, body: Bytes) -> http::Response<Bytes> {
+    let mut r = http::Response::new(body);
+    *r.status_mut() = status;
+    *r.headers_mut() = headers;
+    r
+}
+
+async fn collect(body: ResponseBody) -> Result<Bytes, TransportError> {
+    match body {
+        ResponseBody::Full(b) => Ok(b),
+        ResponseBody::Stream(mut s) => {
+            let mut buf = BytesMut::new();
+            while let Some(chunk) = poll_fn(|cx| s.as_mut().poll_next(cx)).await {
+                buf.extend_from_slice(&chunk?);
+            }
+            Ok(buf.freeze())
+        }
+    }
+}
+
+/// Runs one logical call to completion (async).
+pub(crate) async fn execute<D: HttpClient>(inner: &ClientInner<D>, request: ApiRequest) -> Result<Response, Error> {
+    execute_inner(inner, request, None).await.map(|(r, _)| r)
+}
+
+/// Runs one logical call whose 2xx body is handed over as a stream. `upload` is a streamed
+/// request body (one attempt only).
+pub(crate) async fn execute_streaming<D: HttpClient>(
+    inner: &ClientInner<D>,
+    request: ApiRequest,
+    upload: Option<ByteStream>,
+) -> Result<(Response, Option<ByteStream>), Error> {
+    execute_inner(inner, request, upload).await
+}
+
+async fn execute_inner<D: HttpClient>(
+    inner: &ClientInner<D>,
+    request: ApiRequest,
+    mut upload: Option<ByteStream>,
+) -> Result<(Response, Option<ByteStream>), Error> {
+    let streamed = request.meta.streamed;
+    let (mut call, mut jitter) = inner.start(request);
+    let driver = &inner.driver;
+    loop {
+        match call.poll_action(driver.now(), &mut jitter) {
+            Action::Send(attempt) => {
+                let (parts, body) = attempt.request.into_parts();
+                let body = match upload.take() {
+                    Some(stream) => RequestBody::Stream(stream),
+                    None => RequestBody::Full(body),
+                };
+                let req = HttpRequest {
+                    request: http::Request::from_parts(parts, body),
+                    timeout: attempt.timeout,
+                    stream_response: streamed,
+                };
+                match driver.call(req).await {
+                    Ok(resp) => {
+                        if streamed && call.handle_response_head(driver.now(), resp.status, &resp.headers) == HeadDisposition::Stream {
+                            let stream = match resp.body {
+                                ResponseBody::Stream(s) => s,
+                                ResponseBody::Full(b) => Box::pin(Once(Some(b))) as ByteStream,
+                            };
+                            let Action::Done(done) = call.poll_action(driver.now(), &mut jitter) else {
+                                return Err(Error::invalid_argument("streamed call did not finish"));
+                            };
+                            return done.map(|r| (r, Some(stream)));
+                        }
+                        match collect(resp.body).await {
+                            Ok(body) => call.handle_response(driver.now(), driver.wall_clock(), with_parts(resp.status, resp.headers, body)),
+                            Err(e) => call.handle_transport_error(driver.now(), e),
+                        }
+                    }
+                    Err(e) => call.handle_transport_error(driver.now(), e),
+                }
+            }
+            Action::WaitUntil(at) => match driver.sleep(at - driver.now()) {
+                Some(sleep) => sleep.await,
+                None => call.handle_no_timer(),
+            },
+            Action::Done(result) => return result.map(|r| (r, None)),
+        }
+    }
+}
+
+/// A stream of one chunk, for drivers that buffered a streamed body anyway.
+struct Once(Option<Bytes>);
+
+impl Stream for Once {
+    type Item = Result<Bytes, TransportError>;
+    fn poll_next(mut self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.0.take().map(Ok))
+    }
+}
+
+/// Runs a plan: its requests one after another (async).
+pub(crate) async fn run_plan<D: HttpClient, P: Plan>(
+    inner: &ClientInner<D>,
+    target: &ResourcePath,
+    mut plan: P,
+    timeout: Option<Timeout>,
+) -> Result<P::Output, Error> {
+    while let Some(mut req) = plan.next_request(&inner.config, target, inner.driver.wall_clock())? {
+        if let Some(t) = timeout {
+            req.timeout = t;
+        }
+        let resp = execute(inner, req).await?;
+        plan.on_response(resp)?;
+    }
+    plan.finish()
+}
+
+/// Maps a reader failure to a transport error, keeping a driver's classification when it
+/// wrapped a [`TransportError`] in the `io::Error`.
+pub(crate) fn io_to_transport(e: std::io::Error) -> TransportError {
+    let kind = match e.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => TransportErrorKind::Timeout,
+        std::io::ErrorKind::UnexpectedEof => TransportErrorKind::IncompleteBody,
+        _ => TransportErrorKind::ConnectionClosed,
+    };
+    let text = e.to_string();
+    match e.into_inner() {
+        Some(inner) => match inner.downcast::<TransportError>() {
+            Ok(t) => *t,
+            Err(other) => TransportError::new(kind, other),
+        },
+        None => TransportError::msg(kind, text),
+    }
+}
+
+fn read_all(body: BlockingResponseBody) -> Result<Bytes, TransportError> {
+    match body {
+        BlockingResponseBody::Full(b) => Ok(b),
+        BlockingResponseBody::Reader(mut r) => {
+            let mut buf = Vec::new();
+            r.read_to_end(&mut buf).map_err(io_to_transport)?;
+            Ok(buf.into())
+        }
+    }
+}
+
+/// Runs one logical call to completion (blocking). `upload` is a streamed request body.
+pub(crate) fn execute_blocking<D: BlockingHttpClient>(
+    inner: &ClientInner<D>,
+    request: ApiRequest,
+    mut upload: Option<Box<dyn Read + Send>>,
+) -> Result<(Response, Option<Box<dyn Read + Send>>), Error> {
+    let streamed = request.meta.streamed;
+    let (mut call, mut jitter) = inner.start(request);
+    let driver = &inner.driver;
+    loop {
+        match call.poll_action(driver.now(), &mut jitter) {
+            Action::Send(attempt) => {
+                let (parts, body) = attempt.request.into_parts();
+                let body = match upload.take() {
+                    Some(r) => BlockingRequestBody::Reader(r),
+                    None => BlockingRequestBody::Full(body),
+                };
+                let req = BlockingHttpRequest {
+                    request: http::Request::from_parts(parts, body),
+                    timeout: attempt.timeout,
+                    stream_response: streamed,
+                };
+                match driver.call(req) {
+                    Ok(resp) => {
+                        if streamed && call.handle_response_head(driver.now(), resp.status, &resp.headers) == HeadDisposition::Stream {
+                            let reader: Box<dyn Read + Send> = match resp.body {
+                                BlockingResponseBody::Reader(r) => r,
+                                BlockingResponseBody::Full(b) => Box::new(std::io::Cursor::new(b)),
+                            };
+                            let Action::Done(done) = call.poll_action(driver.now(), &mut jitter) else {
+                                return Err(Error::invalid_argument("streamed call did not finish"));
+                            };
+                            return done.map(|r| (r, Some(reader)));
+                        }
+                        match read_all(resp.body) {
+                            Ok(body) => call.handle_response(driver.now(), driver.wall_clock(), with_parts(resp.status, resp.headers, body)),
+                            Err(e) => call.handle_transport_error(driver.now(), e),
+                        }
+                    }
+                    Err(e) => call.handle_transport_error(driver.now(), e),
+                }
+            }
+            Action::WaitUntil(at) => {
+                if !driver.sleep(at - driver.now()) {
+                    call.handle_no_timer();
+                }
+            }
+            Action::Done(result) => return result.map(|r| (r, None)),
+        }
+    }
+}
+
+/// Runs a plan (blocking).
+pub(crate) fn run_plan_blocking<D: BlockingHttpClient, P: Plan>(
+    inner: &ClientInner<D>,
+    target: &ResourcePath,
+    mut plan: P,
+    timeout: Option<Timeout>,
+) -> Result<P::Output, Error> {
+    while let Some(mut req) = plan.next_request(&inner.config, target, inner.driver.wall_clock())? {
+        if let Some(t) = timeout {
+            req.timeout = t;
+        }
+        let (resp, _) = execute_blocking(inner, req, None)?;
+        plan.on_response(resp)?;
+    }
+    plan.finish()
+}

@@ -1,0 +1,223 @@
+//! Body codings: request compression (client-behaviour §3.4) and incremental response
+//! decompression shared by every driver, so each driver hands the core decoded bodies.
+
+use std::io::{self, Write};
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::{GzEncoder, MultiGzDecoder, ZlibDecoder};
+
+use crate::config::RequestCompression;
+
+/// Bodies smaller than this are sent as they are.
+pub const COMPRESSION_THRESHOLD: usize = 1024;
+
+/// The `Accept-Encoding` a driver using [`ContentDecoder`] may advertise.
+pub const ACCEPT_ENCODING: &str = "gzip, deflate, br";
+
+// Media types that look compressed by prefix but are not (list C of the spec).
+const RAW_DESPITE_PREFIX: &[&str] = &[
+    "audio/aiff", "audio/basic", "audio/l16", "audio/l24", "audio/midi", "audio/vnd.wave", "audio/wav",
+    "audio/wave", "audio/x-aiff", "audio/x-wav", "image/bmp", "image/tiff", "image/vnd.adobe.photoshop",
+    "image/vnd.microsoft.icon", "image/x-icon", "image/x-ms-bmp",
+];
+
+// Media types that are already compressed (list N of the spec).
+const ALREADY_COMPRESSED: &[&str] = &[
+    "application/epub+zip", "application/gzip", "application/java-archive",
+    "application/vnd.android.package-archive",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.rar", "application/x-7z-compressed", "application/x-bzip", "application/x-bzip2",
+    "application/x-gzip", "application/x-rar-compressed", "application/x-xz", "application/x-zip-compressed",
+    "application/zip", "application/zstd", "font/woff", "font/woff2",
+];
+
+/// Whether a body of this content type gains from compression.
+pub fn is_compressible(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else { return true };
+    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if RAW_DESPITE_PREFIX.contains(&media.as_str()) || media.ends_with("+json") || media.ends_with("+xml") {
+        return true;
+    }
+    let media_prefix_compressed =
+        media.starts_with("audio/") || media.starts_with("image/") || media.starts_with("video/");
+    !(media_prefix_compressed || ALREADY_COMPRESSED.contains(&media.as_str()))
+}
+
+/// Compresses `body` if the rules allow it; returns the new body and its `Content-Encoding`.
+pub fn compress_request_body(
+    body: &[u8],
+    content_type: Option<&str>,
+    how: RequestCompression,
+) -> Option<(Bytes, &'static str)> {
+    if body.len() < COMPRESSION_THRESHOLD || !is_compressible(content_type) {
+        return None;
+    }
+    match how {
+        RequestCompression::Off => None,
+        RequestCompression::Gzip => {
+            let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::new(6));
+            enc.write_all(body).ok()?;
+            Some((enc.finish().ok()?.into(), "gzip"))
+        }
+        RequestCompression::Brotli => {
+            let mut out = Vec::with_capacity(body.len() / 4);
+            {
+                let mut enc = brotli::CompressorWriter::new(&mut out, 4096, 6, 22);
+                enc.write_all(body).ok()?;
+                enc.flush().ok()?;
+            }
+            Some((out.into(), "br"))
+        }
+    }
+}
+
+/// A `Content-Encoding` the decoder does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported content encoding {0:?}")]
+pub struct UnsupportedEncoding(pub String);
+
+/// Decompresses a response body chunk by chunk, with memory bounded by the chunk sizes.
+pub struct ContentDecoder(Inner);
+
+enum Inner {
+    Identity,
+    Gzip(MultiGzDecoder<Vec<u8>>),
+    Deflate(ZlibDecoder<Vec<u8>>),
+    Brotli(Box<brotli::DecompressorWriter<Vec<u8>>>),
+}
+
+impl std::fmt::Debug for ContentDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self.0 {
+            Inner::Identity => "identity",
+            Inner::Gzip(_) => "gzip",
+            Inner::Deflate(_) => "deflate",
+            Inner::Brotli(_) => "br",
+        };
+        f.debug_tuple("ContentDecoder").field(&name).finish()
+    }
+}
+
+impl ContentDecoder {
+    /// A decoder for a `Content-Encoding` header value (`None` or `identity`: pass-through).
+    pub fn new(content_encoding: Option<&str>) -> Result<Self, UnsupportedEncoding> {
+        let enc = content_encoding.map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
+        Ok(Self(match enc.as_str() {
+            "" | "identity" => Inner::Identity,
+            "gzip" | "x-gzip" => Inner::Gzip(MultiGzDecoder::new(Vec::new())),
+            "deflate" => Inner::Deflate(ZlibDecoder::new(Vec::new())),
+            "br" => Inner::Brotli(Box::new(brotli::DecompressorWriter::new(Vec::new(), 8192))),
+            _ => return Err(UnsupportedEncoding(enc)),
+        }))
+    }
+
+    /// True when bodies pass through unchanged.
+    pub fn is_identity(&self) -> bool {
+        matches!(self.0, Inner::Identity)
+    }
+
+    /// Decodes one chunk; returns what could be decompressed so far (possibly empty).
+    pub fn decode(&mut self, chunk: Bytes) -> io::Result<Bytes> {
+        fn take(v: &mut Vec<u8>) -> Bytes {
+            Bytes::from(std::mem::take(v))
+        }
+        match &mut self.0 {
+            Inner::Identity => Ok(chunk),
+            Inner::Gzip(d) => {
+                d.write_all(&chunk)?;
+                Ok(take(d.get_mut()))
+            }
+            Inner::Deflate(d) => {
+                d.write_all(&chunk)?;
+                Ok(take(d.get_mut()))
+            }
+            Inner::Brotli(d) => {
+                d.write_all(&chunk)?;
+                Ok(take(d.get_mut()))
+            }
+        }
+    }
+
+    /// Ends the body: fails if the compressed stream was cut short.
+    pub fn finish(self) -> io::Result<Bytes> {
+        match self.0 {
+            Inner::Identity => Ok(Bytes::new()),
+            Inner::Gzip(d) => d.finish().map(Bytes::from),
+            Inner::Deflate(d) => d.finish().map(Bytes::from),
+            Inner::Brotli(mut d) => {
+                d.close()?;
+                d.into_inner().map(Bytes::from).map_err(|_| io::Error::other("brotli stream incomplete"))
+            }
+        }
+    }
+
+    /// Decodes a whole body at once.
+    pub fn decode_all(content_encoding: Option<&str>, body: Bytes) -> io::Result<Bytes> {
+        let mut d = Self::new(content_encoding).map_err(io::Error::other)?;
+        if d.is_identity() {
+            return Ok(body);
+        }
+        let mut out = d.decode(body)?.to_vec();
+        out.extend_from_slice(&d.finish()?);
+        Ok(out.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compressibility_rules() {
+        assert!(is_compressible(None));
+        assert!(is_compressible(Some("application/json; charset=utf-8")));
+        assert!(is_compressible(Some("text/csv")));
+        assert!(!is_compressible(Some("image/png")));
+        assert!(!is_compressible(Some("VIDEO/mp4")));
+        assert!(!is_compressible(Some("application/zip")));
+        assert!(is_compressible(Some("image/bmp")));
+        assert!(is_compressible(Some("image/svg+xml")));
+        assert!(is_compressible(Some("application/ld+json")));
+    }
+
+    #[test]
+    fn threshold_and_round_trip() {
+        let small = vec![b'a'; COMPRESSION_THRESHOLD - 1];
+        assert!(compress_request_body(&small, None, RequestCompression::Gzip).is_none());
+        let body = vec![b'a'; 3000];
+        assert!(compress_request_body(&body, Some("image/png"), RequestCompression::Gzip).is_none());
+        assert!(compress_request_body(&body, None, RequestCompression::Off).is_none());
+        for (how, name) in [(RequestCompression::Gzip, "gzip"), (RequestCompression::Brotli, "br")] {
+            let (z, enc) = compress_request_body(&body, None, how).unwrap();
+            assert_eq!(enc, name);
+            assert!(z.len() < 100, "{name}: {}", z.len());
+            assert_eq!(ContentDecoder::decode_all(Some(enc), z).unwrap(), body);
+        }
+    }
+
+    #[test]
+    fn chunked_decoding_at_every_split() {
+        let body: Vec<u8> = (0..5000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let (z, _) = compress_request_body(&body, None, RequestCompression::Gzip).unwrap();
+        for split in (0..z.len()).step_by(7) {
+            let mut d = ContentDecoder::new(Some("gzip")).unwrap();
+            let mut out = d.decode(z.slice(..split)).unwrap().to_vec();
+            out.extend_from_slice(&d.decode(z.slice(split..)).unwrap());
+            out.extend_from_slice(&d.finish().unwrap());
+            assert_eq!(out, body, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn truncated_and_unknown() {
+        let body = vec![b'x'; 4000];
+        let (z, _) = compress_request_body(&body, None, RequestCompression::Gzip).unwrap();
+        let cut = z.slice(..z.len() - 4);
+        assert!(ContentDecoder::decode_all(Some("gzip"), cut).is_err());
+        assert_eq!(ContentDecoder::new(Some("zstd")).unwrap_err(), UnsupportedEncoding("zstd".into()));
+        assert_eq!(ContentDecoder::decode_all(None, Bytes::from_static(b"raw")).unwrap(), "raw");
+    }
+}

@@ -1,0 +1,17 @@
+//! Sans-IO protocol core for the Apify API v2.
+pub mod call;
+pub mod codec;
+pub mod config;
+pub mod error;
+pub mod json;
+pub mod models;
+pub mod ops;
+pub mod path;
+pub mod request;
+pub mod response;
+pub mod retry;
+pub mod signing;
+pub mod stats;
+pub mod stream;
+pub mod time;
+pub mod client;

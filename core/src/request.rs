@@ -1,0 +1,195 @@
+//! Requests as values: everything a driver needs to send one API call, with no I/O.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Uri};
+use serde::Serialize;
+
+use crate::codec::compress_request_body;
+use crate::config::{Config, Timeout, TimeoutTier};
+use crate::error::Error;
+use crate::path::{Query, ResourcePath};
+
+/// Facts about an operation that drive retries, logging and decoding.
+#[derive(Debug, Clone)]
+pub struct OpMeta {
+    /// Name in the official clients' terms, e.g. `DatasetClient.list_items` (logged).
+    pub client_method: &'static str,
+    /// ID of the resource the client was built with (logged; decides the 404 rule).
+    pub resource_id: Option<Arc<str>>,
+    /// Whether repeating the request cannot change the outcome (GET/HEAD/PUT/DELETE, and
+    /// POSTs that deduplicate such as get-or-create and request-queue adds).
+    pub idempotent: bool,
+    /// Whether the response body is handed to the caller as a stream.
+    pub streamed: bool,
+    /// Whether the body can be sent again (a streamed upload cannot: one attempt only).
+    pub replayable: bool,
+}
+
+/// One API call, ready to be sent any number of times (the body is shared, not copied).
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Full URL, query included (never the token).
+    pub uri: Uri,
+    /// All headers: defaults, client extras, then the operation's own.
+    pub headers: HeaderMap,
+    /// Body as sent (already compressed where the rules say so).
+    pub body: Bytes,
+    /// Timeout of the first attempt.
+    pub timeout: Timeout,
+    /// Operation facts.
+    pub meta: OpMeta,
+}
+
+impl ApiRequest {
+    /// The request as an `http::Request` (cheap: headers are cloned, the body is shared).
+    pub fn to_http(&self) -> http::Request<Bytes> {
+        let mut req = http::Request::new(self.body.clone());
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.headers_mut() = self.headers.clone();
+        req
+    }
+}
+
+/// Builds an [`ApiRequest`]; used by every operation in [`crate::ops`].
+#[derive(Debug)]
+pub struct RequestBuilder<'a> {
+    config: &'a Config,
+    method: Method,
+    url: String,
+    query: Query,
+    headers: HeaderMap,
+    body: Bytes,
+    content_type: Option<HeaderValue>,
+    compressible: bool,
+    timeout: Timeout,
+    meta: OpMeta,
+}
+
+impl<'a> RequestBuilder<'a> {
+    /// A request to `path` (+ `tail` segments, already encoded) of the configured API.
+    pub fn new(
+        config: &'a Config,
+        method: Method,
+        path: &ResourcePath,
+        tail: &[&str],
+        client_method: &'static str,
+        tier: TimeoutTier,
+    ) -> Self {
+        let idempotent = matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS);
+        Self {
+            config,
+            url: path.url(config.api_base_url(), tail),
+            method,
+            query: Query::new(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            content_type: None,
+            compressible: true,
+            timeout: Timeout::Tier(tier),
+            meta: OpMeta {
+                client_method,
+                resource_id: path.resource_id().map(Arc::from),
+                idempotent,
+                streamed: false,
+                replayable: true,
+            },
+        }
+    }
+
+    /// Sets the query parameters.
+    pub fn query(mut self, query: Query) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// Marks a POST as idempotent (it deduplicates on the server).
+    pub fn idempotent(mut self) -> Self {
+        self.meta.idempotent = true;
+        self
+    }
+
+    /// Marks the response as streamed to the caller.
+    pub fn streamed(mut self) -> Self {
+        self.meta.streamed = true;
+        self
+    }
+
+    /// Marks the body as sent from a stream that cannot be rewound: one attempt only.
+    pub fn not_replayable(mut self) -> Self {
+        self.meta.replayable = false;
+        self.compressible = false;
+        self
+    }
+
+    /// Adds an operation-specific header.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// A compact JSON body (NaN and Infinity refused) with the given content type.
+    pub fn json<T: Serialize + ?Sized>(self, value: &T, content_type: &'static str) -> Result<Self, Error> {
+        let body = crate::json::to_vec(value)?;
+        Ok(self.raw_json(body.into(), content_type))
+    }
+
+    /// An already serialised JSON body.
+    pub fn raw_json(mut self, body: Bytes, content_type: &'static str) -> Self {
+        self.body = body;
+        self.content_type = Some(HeaderValue::from_static(content_type));
+        self
+    }
+
+    /// A body with a caller-chosen content type and optional caller-declared encoding
+    /// (forwarded verbatim, never recompressed).
+    pub fn body(mut self, body: Bytes, content_type: HeaderValue, content_encoding: Option<HeaderValue>) -> Self {
+        self.body = body;
+        self.content_type = Some(content_type);
+        if let Some(enc) = content_encoding {
+            self.headers.insert(CONTENT_ENCODING, enc);
+            self.compressible = false;
+        }
+        self
+    }
+
+    /// Sets only a content type (some endpoints require one with an empty body).
+    pub fn content_type(mut self, value: &'static str) -> Self {
+        self.content_type = Some(HeaderValue::from_static(value));
+        self
+    }
+
+    /// Finishes the request: merges headers (defaults, client extras, the operation's own;
+    /// later wins) and compresses the body where the rules allow.
+    pub fn build(self) -> Result<ApiRequest, Error> {
+        let mut url = self.url;
+        if !self.query.is_empty() {
+            url.push('?');
+            url.push_str(self.query.as_str());
+        }
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| Error::invalid_argument(format!("request URL {url:?} is invalid: {e}")))?;
+        let mut headers = (*self.config.default_headers()).clone();
+        let mut body = self.body;
+        if let Some(ct) = &self.content_type {
+            headers.insert(CONTENT_TYPE, ct.clone());
+        }
+        if self.compressible && !self.headers.contains_key(CONTENT_ENCODING) {
+            let ct = self.content_type.as_ref().and_then(|v| v.to_str().ok());
+            if let Some((z, enc)) = compress_request_body(&body, ct, self.config.request_compression()) {
+                body = z;
+                headers.insert(CONTENT_ENCODING, HeaderValue::from_static(enc));
+            }
+        }
+        for (name, value) in &self.headers {
+            headers.insert(name, value.clone());
+        }
+        Ok(ApiRequest { method: self.method, uri, headers, body, timeout: self.timeout, meta: self.meta })
+    }
+}
