@@ -203,7 +203,13 @@ impl Call {
     }
 
     // Returns `None` to continue the poll loop (an immediate retry).
-    fn decide(&mut self, failure: Failure, wall: Option<SystemTime>, now: Instant, jitter: &mut dyn JitterSource) -> Option<Action> {
+    fn decide(
+        &mut self,
+        failure: Failure,
+        wall: Option<SystemTime>,
+        now: Instant,
+        jitter: &mut dyn JitterSource,
+    ) -> Option<Action> {
         let outcome = match &failure {
             Failure::Response(r) => Outcome::Response { status: r.status, headers: &r.headers },
             Failure::Transport(e) => Outcome::Transport(e.kind()),
@@ -368,7 +374,8 @@ impl Call {
             // Never send the token to another host (records redirect to object storage).
             self.headers.remove(AUTHORIZATION);
         }
-        let to_get = status == StatusCode::SEE_OTHER || (matches!(status.as_u16(), 301 | 302) && self.method == Method::POST);
+        let to_get =
+            status == StatusCode::SEE_OTHER || (matches!(status.as_u16(), 301 | 302) && self.method == Method::POST);
         if to_get && self.method != Method::HEAD {
             self.method = Method::GET;
             self.body = Bytes::new();

@@ -17,21 +17,45 @@ pub const ACCEPT_ENCODING: &str = "gzip, deflate, br";
 
 // Media types that look compressed by prefix but are not (list C of the spec).
 const RAW_DESPITE_PREFIX: &[&str] = &[
-    "audio/aiff", "audio/basic", "audio/l16", "audio/l24", "audio/midi", "audio/vnd.wave", "audio/wav",
-    "audio/wave", "audio/x-aiff", "audio/x-wav", "image/bmp", "image/tiff", "image/vnd.adobe.photoshop",
-    "image/vnd.microsoft.icon", "image/x-icon", "image/x-ms-bmp",
+    "audio/aiff",
+    "audio/basic",
+    "audio/l16",
+    "audio/l24",
+    "audio/midi",
+    "audio/vnd.wave",
+    "audio/wav",
+    "audio/wave",
+    "audio/x-aiff",
+    "audio/x-wav",
+    "image/bmp",
+    "image/tiff",
+    "image/vnd.adobe.photoshop",
+    "image/vnd.microsoft.icon",
+    "image/x-icon",
+    "image/x-ms-bmp",
 ];
 
 // Media types that are already compressed (list N of the spec).
 const ALREADY_COMPRESSED: &[&str] = &[
-    "application/epub+zip", "application/gzip", "application/java-archive",
+    "application/epub+zip",
+    "application/gzip",
+    "application/java-archive",
     "application/vnd.android.package-archive",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.rar", "application/x-7z-compressed", "application/x-bzip", "application/x-bzip2",
-    "application/x-gzip", "application/x-rar-compressed", "application/x-xz", "application/x-zip-compressed",
-    "application/zip", "application/zstd", "font/woff", "font/woff2",
+    "application/vnd.rar",
+    "application/x-7z-compressed",
+    "application/x-bzip",
+    "application/x-bzip2",
+    "application/x-gzip",
+    "application/x-rar-compressed",
+    "application/x-xz",
+    "application/x-zip-compressed",
+    "application/zip",
+    "application/zstd",
+    "font/woff",
+    "font/woff2",
 ];
 
 /// Whether a body of this content type gains from compression.

@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use http::header::{ACCEPT, AUTHORIZATION, HeaderName, HeaderValue, USER_AGENT};
 use http::HeaderMap;
+use http::header::{ACCEPT, AUTHORIZATION, HeaderName, HeaderValue, USER_AGENT};
 
 use crate::error::Error;
 use crate::retry::RetryPolicy;
@@ -178,17 +178,15 @@ impl fmt::Debug for Config {
 
 /// Strips trailing `/` and appends `/v2` unless the path already ends in it.
 fn normalize_api_url(raw: &str, with_version: bool) -> Result<String, Error> {
-    let parsed = url::Url::parse(raw.trim())
-        .map_err(|e| Error::invalid_argument(format!("invalid API URL {raw:?}: {e}")))?;
+    let parsed =
+        url::Url::parse(raw.trim()).map_err(|e| Error::invalid_argument(format!("invalid API URL {raw:?}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         return Err(Error::invalid_argument(format!(
             "invalid API URL {raw:?}: expected an http or https URL with a host"
         )));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(Error::invalid_argument(format!(
-            "invalid API URL {raw:?}: a base URL takes no query or fragment"
-        )));
+        return Err(Error::invalid_argument(format!("invalid API URL {raw:?}: a base URL takes no query or fragment")));
     }
     let mut s = parsed.as_str().trim_end_matches('/').to_owned();
     let has_version = s.ends_with("/v2");

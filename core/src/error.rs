@@ -19,7 +19,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum Error {
     /// The API answered with an error status.
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(Box<ApiError>),
     /// The request did not complete at the HTTP level (connect, timeout, reset, truncation...).
     #[error("{method} {url} failed on attempt {attempt}: {source}")]
     Transport {
@@ -65,11 +65,17 @@ pub enum Error {
         attempts: u32,
         /// The error of the last attempt.
         #[source]
-        last: Box<Error>,
+        last: Box<Self>,
     },
     /// A streamed body (items, lines) was malformed.
     #[error(transparent)]
     Stream(#[from] StreamError),
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Self::Api(Box::new(e))
+    }
 }
 
 impl Error {
@@ -354,13 +360,7 @@ pub struct ApiError {
 impl ApiError {
     /// Parses an error response. Bodies that are not `{"error": {...}}` fall back to the
     /// documented defaults instead of failing.
-    pub fn from_response(
-        status: StatusCode,
-        body: &[u8],
-        attempt: u32,
-        method: Method,
-        url: String,
-    ) -> Self {
+    pub fn from_response(status: StatusCode, body: &[u8], attempt: u32, method: Method, url: String) -> Self {
         let mut error_type = None;
         let mut message = None;
         let mut data = Map::new();
@@ -377,8 +377,7 @@ impl ApiError {
                 }
             }
         }
-        let message = message
-            .unwrap_or_else(|| format!("Unexpected error: {}", String::from_utf8_lossy(body)));
+        let message = message.unwrap_or_else(|| format!("Unexpected error: {}", String::from_utf8_lossy(body)));
         Self { status, error_type, message, data, attempt, method, url, retry_after: None }
     }
 

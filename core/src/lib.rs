@@ -1,5 +1,6 @@
 //! Sans-IO protocol core for the Apify API v2.
 pub mod call;
+pub mod client;
 pub mod codec;
 pub mod config;
 pub mod error;
@@ -14,4 +15,3 @@ pub mod signing;
 pub mod stats;
 pub mod stream;
 pub mod time;
-pub mod client;

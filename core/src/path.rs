@@ -59,9 +59,7 @@ impl ResourcePath {
     pub fn with_client_key(mut self, key: &str) -> Result<Self, Error> {
         let len = key.chars().count();
         if !(1..=32).contains(&len) {
-            return Err(Error::invalid_argument(format!(
-                "a client key must have 1 to 32 characters, got {len}"
-            )));
+            return Err(Error::invalid_argument(format!("a client key must have 1 to 32 characters, got {len}")));
         }
         self.client_key = Some(key.into());
         Ok(self)
@@ -238,7 +236,10 @@ mod tests {
         let ds = run.chained("dataset");
         assert_eq!(ds.as_str(), "actor-runs/r1/dataset");
         assert_eq!(ds.resource_id(), None);
-        assert_eq!(ds.url("https://api.apify.com/v2", &["items"]), "https://api.apify.com/v2/actor-runs/r1/dataset/items");
+        assert_eq!(
+            ds.url("https://api.apify.com/v2", &["items"]),
+            "https://api.apify.com/v2/actor-runs/r1/dataset/items"
+        );
     }
 
     #[test]

@@ -48,9 +48,10 @@ impl Response {
 
     /// The API error this response represents.
     pub fn to_api_error(&self) -> Error {
-        let mut e = ApiError::from_response(self.status, &self.body, self.attempt, self.method.clone(), self.url.to_string());
+        let mut e =
+            ApiError::from_response(self.status, &self.body, self.attempt, self.method.clone(), self.url.to_string());
         e.retry_after = parse_retry_after(&self.headers, None);
-        Error::Api(e)
+        Error::from(e)
     }
 
     /// `Ok(self)` for 2xx, the API error otherwise.
@@ -96,7 +97,11 @@ pub fn expect_data<T: DeserializeOwned>(resp: Response, what: &'static str) -> R
 }
 
 /// Like [`expect_data`], but a 404 gives `None` when the rule says so.
-pub fn optional_data<T: DeserializeOwned>(resp: Response, what: &'static str, nf: NotFound) -> Result<Option<T>, Error> {
+pub fn optional_data<T: DeserializeOwned>(
+    resp: Response,
+    what: &'static str,
+    nf: NotFound,
+) -> Result<Option<T>, Error> {
     if resp.status == StatusCode::NOT_FOUND && nf == NotFound::None {
         return Ok(None);
     }
@@ -137,7 +142,8 @@ mod tests {
         assert!(matches!(e, Error::Decode { what: "count", .. }), "{e:?}");
         let e = expect_data::<serde_json::Value>(resp(200, r#"{"nodata":1}"#), "Dataset").unwrap_err();
         assert!(matches!(e, Error::Decode { .. }), "{e:?}");
-        let e = expect_data::<serde_json::Value>(resp(500, r#"{"error":{"type":"x","message":"m"}}"#), "D").unwrap_err();
+        let e =
+            expect_data::<serde_json::Value>(resp(500, r#"{"error":{"type":"x","message":"m"}}"#), "D").unwrap_err();
         assert_eq!(e.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
     }
 

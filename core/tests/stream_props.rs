@@ -120,11 +120,7 @@ impl Structure<'_> {
                 }
                 loop {
                     self.ws();
-                    if !(self.peek() == Some(b'"')
-                        && self.string()
-                        && self.eat(b':')
-                        && self.value())
-                    {
+                    if !(self.peek() == Some(b'"') && self.string() && self.eat(b':') && self.value()) {
                         return false;
                     }
                     if self.eat(b'}') {
@@ -137,8 +133,7 @@ impl Structure<'_> {
             }
             Some(b'"') => self.string(),
             Some(b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
-                while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || b"+-.".contains(&c))
-                {
+                while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || b"+-.".contains(&c)) {
                     self.i += 1;
                 }
                 true
@@ -185,10 +180,7 @@ fn json_string() -> impl Strategy<Value = String> {
         Just('\u{FEFF}'),
         any::<char>(),
     ];
-    prop_oneof![
-        any::<String>(),
-        proptest::collection::vec(special, 0..16).prop_map(|v| v.into_iter().collect()),
-    ]
+    prop_oneof![any::<String>(), proptest::collection::vec(special, 0..16).prop_map(|v| v.into_iter().collect()),]
 }
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -197,8 +189,7 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
-            .map(Value::Number)),
+        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f).map(Value::Number)),
         json_string().prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {

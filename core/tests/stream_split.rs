@@ -100,8 +100,7 @@ fn valid_docs() -> Vec<Vec<u8>> {
     let mut docs: Vec<Vec<u8>> = [
         &br#"[{"a":{"b":[1,2,{"c":[]}]},"d":[[[]]]}]"#[..],
         br#"["]", ",", "{", "}", "[", "\"", "\\", "\\\"", "a\\\\\"]\"b", "", ":"]"#,
-        "[\"Ä unicode ✓\", \"emoji 😀🎉\", {\"ключ\": \"значение ✓\"}, \"\\u00e9\\ud83d\\ude00\"]"
-            .as_bytes(),
+        "[\"Ä unicode ✓\", \"emoji 😀🎉\", {\"ключ\": \"значение ✓\"}, \"\\u00e9\\ud83d\\ude00\"]".as_bytes(),
         b"[-1.5e+10, 0, -0, 1E5, 3.25, 12345678901234567890, -9223372036854775808, 1e-7, 0.5E-3]",
         b"\xEF\xBB\xBF[1, 2]",
         b" \n\t\r [ \n 1 \n , \r\n\t\"x\" , \n{ \"a\" : [ 1 , 2 ] , \"b\" : { } } \n ] \n\t ",
@@ -139,10 +138,7 @@ fn array_items_match_serde_at_every_split() {
         let expected = expected_items(&doc);
         let (whole_raw, end) = run_array(&[&doc], None);
         assert_eq!(end, Ok(()), "{}", String::from_utf8_lossy(&doc));
-        let parsed: Vec<Value> = whole_raw
-            .iter()
-            .map(|b| serde_json::from_slice(b).unwrap())
-            .collect();
+        let parsed: Vec<Value> = whole_raw.iter().map(|b| serde_json::from_slice(b).unwrap()).collect();
         assert_eq!(parsed, expected, "{}", String::from_utf8_lossy(&doc));
         for raw in &whole_raw {
             // Trimmed: no surrounding whitespace.
@@ -167,29 +163,16 @@ fn every_prefix_is_truncated_or_complete() {
         let (_, full_end) = run_array(&[&doc], None);
         assert_eq!(full_end, Ok(()));
         // Where the document proper ends: everything after is whitespace.
-        let trimmed_len = doc.len()
-            - doc
-                .iter()
-                .rev()
-                .take_while(|b| b.is_ascii_whitespace())
-                .count();
+        let trimmed_len = doc.len() - doc.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
         for len in 0..doc.len() {
             let prefix = &doc[..len];
             let (raw, end) = run_array(&[prefix], None);
-            let parsed: Vec<Value> = raw
-                .iter()
-                .map(|b| serde_json::from_slice(b).unwrap())
-                .collect();
+            let parsed: Vec<Value> = raw.iter().map(|b| serde_json::from_slice(b).unwrap()).collect();
             assert_eq!(parsed[..], expected[..parsed.len()], "prefix {len}");
             if len >= trimmed_len {
                 assert_eq!(end, Ok(()), "prefix {len}");
             } else {
-                assert_eq!(
-                    end,
-                    Err(Err::Truncated(len as u64)),
-                    "prefix {len} of {}",
-                    String::from_utf8_lossy(&doc)
-                );
+                assert_eq!(end, Err(Err::Truncated(len as u64)), "prefix {len} of {}", String::from_utf8_lossy(&doc));
             }
         }
     }
@@ -216,25 +199,13 @@ fn malformed_errors_are_split_independent() {
         (b"[{\"a\":1,}]", Err::Malformed(8, "expected string key")),
         (b"[{1:2}]", Err::Malformed(2, "expected string key or '}'")),
         (b"[\"a\":1]", Err::Malformed(4, "expected ',' or ']'")),
-        (
-            b"[\"x \\\"]\" ]]",
-            Err::Malformed(10, "expected end of input"),
-        ),
+        (b"[\"x \\\"]\" ]]", Err::Malformed(10, "expected end of input")),
         (b"[[[[]]]]]", Err::Malformed(8, "expected end of input")),
         (b"[1, @]", Err::Malformed(4, "expected JSON value")),
-        (
-            b"\xEF\xBB[]",
-            Err::Malformed(2, "expected UTF-8 byte order mark"),
-        ),
-        (
-            b"\xEF[]",
-            Err::Malformed(1, "expected UTF-8 byte order mark"),
-        ),
+        (b"\xEF\xBB[]", Err::Malformed(2, "expected UTF-8 byte order mark")),
+        (b"\xEF[]", Err::Malformed(1, "expected UTF-8 byte order mark")),
         (b" \xEF\xBB\xBF[]", Err::Malformed(1, "expected '[' or '{'")),
-        (
-            b"\xEF\xBB\xBF\xEF\xBB\xBF[]",
-            Err::Malformed(3, "expected '[' or '{'"),
-        ),
+        (b"\xEF\xBB\xBF\xEF\xBB\xBF[]", Err::Malformed(3, "expected '[' or '{'")),
         (b"[\"unterminated]", Err::Truncated(15)),
         (b"[[1,2]", Err::Truncated(6)),
         (b"{\"a\":[1,2]", Err::Truncated(10)),
@@ -243,12 +214,7 @@ fn malformed_errors_are_split_independent() {
     ];
     for (input, expected) in cases {
         let (whole_items, whole) = run_array(&[input], None);
-        assert_eq!(
-            whole,
-            Err(expected.clone()),
-            "{}",
-            String::from_utf8_lossy(input)
-        );
+        assert_eq!(whole, Err(expected.clone()), "{}", String::from_utf8_lossy(input));
         for chunks in splits(input) {
             let (items, end) = run_array(&chunks, None);
             assert_eq!(end, Err(expected.clone()), "chunks {chunks:?}");
@@ -261,19 +227,12 @@ fn malformed_errors_are_split_independent() {
 fn too_large_is_split_independent() {
     let doc = br#"[ "1234567", {"a":[1,2]}, "12345678", 1 ]"#;
     // Items: 9, 11, 10 bytes. A limit of 10 stops at the object.
-    for (limit, expected_items, expected_end) in [
-        (11, 4, Ok(())),
-        (10, 1, Err(Err::TooLarge(10))),
-        (9, 1, Err(Err::TooLarge(9))),
-        (8, 0, Err(Err::TooLarge(8))),
-    ] {
+    for (limit, expected_items, expected_end) in
+        [(11, 4, Ok(())), (10, 1, Err(Err::TooLarge(10))), (9, 1, Err(Err::TooLarge(9))), (8, 0, Err(Err::TooLarge(8)))]
+    {
         for chunks in splits(doc) {
             let (items, end) = run_array(&chunks, Some(limit));
-            assert_eq!(
-                (items.len(), &end),
-                (expected_items, &expected_end),
-                "limit {limit} {chunks:?}"
-            );
+            assert_eq!((items.len(), &end), (expected_items, &expected_end), "limit {limit} {chunks:?}");
         }
     }
     // A syntax error beyond the limit inside an oversized item is never
@@ -281,11 +240,7 @@ fn too_large_is_split_independent() {
     // limit, so the outcome does not depend on how much input is buffered.
     let doc = b"[[1,2,3,4,5,,6]]";
     for chunks in splits(doc) {
-        assert_eq!(
-            run_array(&chunks, Some(8)),
-            (vec![], Err(Err::TooLarge(8))),
-            "{chunks:?}"
-        );
+        assert_eq!(run_array(&chunks, Some(8)), (vec![], Err(Err::TooLarge(8))), "{chunks:?}");
         assert_eq!(
             run_array(&chunks, Some(13)),
             (vec![], Err(Err::Malformed(12, "expected JSON value"))),
@@ -335,8 +290,7 @@ fn run_lines(chunks: &[&[u8]], limit: Option<usize>) -> Vec<Result<String, Err>>
 fn line_docs() -> Vec<&'static [u8]> {
     vec![
         "Ä unicode ✓\r\nemoji 😀🎉\n\n\r\nlast line ✓".as_bytes(),
-        "2024-01-01T00:00:00.000Z ACTOR: Starting ✓\r\n2024-01-01T00:00:01.000Z Ünïcödé 🦀\r\n"
-            .as_bytes(),
+        "2024-01-01T00:00:00.000Z ACTOR: Starting ✓\r\n2024-01-01T00:00:01.000Z Ünïcödé 🦀\r\n".as_bytes(),
         b"bad \xFF byte\ncut \xE2\x9C\nok\r\n\xF0\x9F\x98",
         b"lone\rcr\r\r\n\r\r\n\rend\r",
         b"\n\n\n",
@@ -349,12 +303,7 @@ fn line_docs() -> Vec<&'static [u8]> {
 fn lines_match_reference_at_every_split() {
     for doc in line_docs() {
         let expected = reference_lines(doc);
-        assert_eq!(
-            run_lines(&[doc], None),
-            expected,
-            "{}",
-            String::from_utf8_lossy(doc)
-        );
+        assert_eq!(run_lines(&[doc], None), expected, "{}", String::from_utf8_lossy(doc));
         for chunks in splits(doc) {
             assert_eq!(run_lines(&chunks, None), expected, "chunks {chunks:?}");
         }
@@ -364,14 +313,7 @@ fn lines_match_reference_at_every_split() {
 #[test]
 fn crlf_split_between_cr_and_lf() {
     let out = run_lines(&[b"one\r", b"\ntwo\r", b"\n\r", b"\n"], None);
-    assert_eq!(
-        out,
-        [
-            Ok("one".to_owned()),
-            Ok("two".to_owned()),
-            Ok(String::new())
-        ]
-    );
+    assert_eq!(out, [Ok("one".to_owned()), Ok("two".to_owned()), Ok(String::new())]);
 }
 
 #[test]
@@ -431,7 +373,8 @@ fn run_jsonl(chunks: &[&[u8]]) -> Vec<Result<Bytes, Err>> {
 
 #[test]
 fn jsonl_is_split_independent() {
-    let doc = "\u{FEFF}{\"a\":\"Ä ✓ 😀\"}\r\n\n  \n[1,\"]\\\"\"]\n\"x\" 2\n{\"open\":[\n-1.5e+10\r\n{\"k\":{}}".as_bytes();
+    let doc =
+        "\u{FEFF}{\"a\":\"Ä ✓ 😀\"}\r\n\n  \n[1,\"]\\\"\"]\n\"x\" 2\n{\"open\":[\n-1.5e+10\r\n{\"k\":{}}".as_bytes();
     let expected = vec![
         Ok(Bytes::from("{\"a\":\"Ä ✓ 😀\"}")),
         Ok(Bytes::from_static(b"[1,\"]\\\"\"]")),
@@ -445,11 +388,8 @@ fn jsonl_is_split_independent() {
         assert_eq!(run_jsonl(&chunks), expected, "chunks {chunks:?}");
     }
     // Values agree with serde_json line by line.
-    let values: Vec<Value> = expected
-        .iter()
-        .filter_map(|r| r.as_ref().ok())
-        .map(|b| serde_json::from_slice(b).unwrap())
-        .collect();
+    let values: Vec<Value> =
+        expected.iter().filter_map(|r| r.as_ref().ok()).map(|b| serde_json::from_slice(b).unwrap()).collect();
     assert_eq!(values[3], serde_json::json!({"k": {}}));
 }
 
@@ -461,11 +401,7 @@ const CHUNK: usize = 64 * 1024;
 const MAX_BUFFER: usize = 4 * CHUNK;
 
 fn stream_target() -> usize {
-    if cfg!(debug_assertions) {
-        10 << 20
-    } else {
-        50 << 20
-    }
+    if cfg!(debug_assertions) { 10 << 20 } else { 50 << 20 }
 }
 
 #[derive(serde::Deserialize)]
@@ -477,11 +413,7 @@ struct Row {
 /// Writes the JSON for row `id` (no allocation per row beyond `out`).
 fn write_row(out: &mut Vec<u8>, id: u64) {
     use std::io::Write;
-    write!(
-        out,
-        r#"{{"id":{id},"name":"row \"{id}\" ✓","tags":["a","]"],"ok":true}}"#
-    )
-    .unwrap();
+    write!(out, r#"{{"id":{id},"name":"row \"{id}\" ✓","tags":["a","]"],"ok":true}}"#).unwrap();
 }
 
 #[test]
@@ -524,10 +456,7 @@ fn array_memory_is_bounded() {
     d.finish().unwrap();
     assert_eq!(decoded, produced);
     assert_eq!(d.items_seen(), produced);
-    assert!(
-        max_capacity <= MAX_BUFFER,
-        "buffer grew to {max_capacity} bytes"
-    );
+    assert!(max_capacity <= MAX_BUFFER, "buffer grew to {max_capacity} bytes");
 }
 
 #[test]
@@ -562,8 +491,5 @@ fn jsonl_memory_is_bounded() {
         decoded += 1;
     }
     assert_eq!(decoded, produced);
-    assert!(
-        max_capacity <= MAX_BUFFER,
-        "buffer grew to {max_capacity} bytes"
-    );
+    assert!(max_capacity <= MAX_BUFFER, "buffer grew to {max_capacity} bytes");
 }

@@ -108,14 +108,10 @@ impl ScriptedServer {
     /// Panics if the socket, the runtime or the thread cannot be created.
     pub fn start() -> Self {
         // Loopback only: tests must never expose a listener beyond this machine.
-        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .expect("ScriptedServer: cannot bind 127.0.0.1:0");
-        listener
-            .set_nonblocking(true)
-            .expect("ScriptedServer: cannot make the listener non-blocking");
-        let addr = listener
-            .local_addr()
-            .expect("ScriptedServer: no local address");
+        let listener =
+            std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("ScriptedServer: cannot bind 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("ScriptedServer: cannot make the listener non-blocking");
+        let addr = listener.local_addr().expect("ScriptedServer: no local address");
 
         let script = Arc::new(Mutex::new(Script {
             routes: Vec::new(),
@@ -131,10 +127,7 @@ impl ScriptedServer {
             .spawn(move || {
                 // The runtime is built and dropped on this thread, so dropping it never
                 // happens inside the caller's async context (which tokio forbids).
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
+                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                     Ok(runtime) => runtime,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e.to_string()));
@@ -161,12 +154,7 @@ impl ScriptedServer {
             Ok(Err(e)) => panic!("ScriptedServer: cannot start: {e}"),
             Err(_) => panic!("ScriptedServer: server thread died during start"),
         }
-        Self {
-            addr,
-            script,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
-        }
+        Self { addr, script, shutdown: Some(shutdown_tx), thread: Some(thread) }
     }
 
     /// The bound address (always `127.0.0.1:<port>`).
@@ -216,11 +204,7 @@ impl ScriptedServer {
             Some(prefix) => PathMatch::Prefix(prefix.to_owned()),
             None => PathMatch::Exact(path.to_owned()),
         };
-        self.lock().routes.push(Route {
-            method,
-            path,
-            handler: Arc::new(handler),
-        });
+        self.lock().routes.push(Route { method, path, handler: Arc::new(handler) });
         self
     }
 
@@ -246,9 +230,7 @@ impl ScriptedServer {
 
 impl fmt::Debug for ScriptedServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScriptedServer")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("ScriptedServer").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
@@ -285,11 +267,7 @@ fn unscripted(request: &RecordedRequest) -> Reply {
     )
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    script: Arc<Mutex<Script>>,
-    mut shutdown: oneshot::Receiver<()>,
-) {
+async fn accept_loop(listener: TcpListener, script: Arc<Mutex<Script>>, mut shutdown: oneshot::Receiver<()>) {
     loop {
         tokio::select! {
             // Resolves on an explicit send and when the sender is dropped.
@@ -310,12 +288,9 @@ async fn serve_connection(stream: TcpStream, script: Arc<Mutex<Script>>) {
     let _ = stream.set_nodelay(true);
     let conn = Arc::new(ConnState::default());
     let io = TokioIo::new(FaultableIo::new(stream, Arc::clone(&conn)));
-    let service =
-        service_fn(move |request| handle(request, Arc::clone(&script), Arc::clone(&conn)));
+    let service = service_fn(move |request| handle(request, Arc::clone(&script), Arc::clone(&conn)));
     // Errors are expected: scripted faults end connections by failing them.
-    let _ = auto::Builder::new(TokioExecutor::new())
-        .serve_connection(io, service)
-        .await;
+    let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(io, service).await;
 }
 
 async fn handle(
@@ -327,19 +302,9 @@ async fn handle(
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
     // HTTP/2 requests carry scheme and authority; keep only what HTTP/1.1 would show.
-    let uri = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .map_or_else(|| Uri::from_static("/"), Uri::from);
-    let recorded = RecordedRequest {
-        method: parts.method,
-        uri,
-        version: parts.version,
-        headers: parts.headers,
-        body,
-        at,
-    };
+    let uri = parts.uri.path_and_query().cloned().map_or_else(|| Uri::from_static("/"), Uri::from);
+    let recorded =
+        RecordedRequest { method: parts.method, uri, version: parts.version, headers: parts.headers, body, at };
 
     let picked = {
         let mut script = lock(&script);

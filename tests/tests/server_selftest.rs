@@ -26,12 +26,7 @@ fn get(agent: &ureq::Agent, url: &str) -> http::Response<ureq::Body> {
 }
 
 fn body_of(mut response: http::Response<ureq::Body>) -> Vec<u8> {
-    response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024 * 1024)
-        .read_to_vec()
-        .expect("reading the body failed")
+    response.body_mut().with_config().limit(64 * 1024 * 1024).read_to_vec().expect("reading the body failed")
 }
 
 fn header<'a>(response: &'a http::Response<ureq::Body>, name: &str) -> Option<&'a str> {
@@ -40,9 +35,7 @@ fn header<'a>(response: &'a http::Response<ureq::Body>, name: &str) -> Option<&'
 
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .unwrap();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap();
     out
 }
 
@@ -50,9 +43,7 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
 /// reading ended (`Ok` for a clean EOF).
 fn raw_exchange(server: &ScriptedServer, request: &str) -> (Vec<u8>, io::Result<()>) {
     let mut stream = TcpStream::connect(server.addr()).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     stream.write_all(request.as_bytes()).unwrap();
     let mut received = Vec::new();
     let mut buf = [0u8; 64 * 1024];
@@ -68,16 +59,8 @@ fn raw_exchange(server: &ScriptedServer, request: &str) -> (Vec<u8>, io::Result<
 
 /// Splits a raw HTTP/1.1 response into lowercase head text and body bytes.
 fn split_head(raw: &[u8]) -> (String, &[u8]) {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("no complete response head");
-    (
-        String::from_utf8(raw[..end].to_vec())
-            .unwrap()
-            .to_ascii_lowercase(),
-        &raw[end + 4..],
-    )
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("no complete response head");
+    (String::from_utf8(raw[..end].to_vec()).unwrap().to_ascii_lowercase(), &raw[end + 4..])
 }
 
 #[test]
@@ -87,14 +70,8 @@ fn binds_only_loopback_with_free_port() {
     assert_eq!(server.addr().ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
     assert_ne!(server.addr().port(), 0);
     assert_ne!(server.addr().port(), other.addr().port());
-    assert_eq!(
-        server.base_url(),
-        format!("http://127.0.0.1:{}", server.addr().port())
-    );
-    assert_eq!(
-        server.url("/v2/acts"),
-        format!("{}/v2/acts", server.base_url())
-    );
+    assert_eq!(server.base_url(), format!("http://127.0.0.1:{}", server.addr().port()));
+    assert_eq!(server.url("/v2/acts"), format!("{}/v2/acts", server.base_url()));
 }
 
 #[test]
@@ -113,17 +90,11 @@ fn enqueued_replies_are_served_in_order_then_default_fallback() {
 
     let second = get(&agent, &server.url("/b"));
     assert_eq!(second.status(), 201);
-    assert_eq!(
-        header(&second, "content-type"),
-        Some("text/plain; charset=utf-8")
-    );
+    assert_eq!(header(&second, "content-type"), Some("text/plain; charset=utf-8"));
     assert_eq!(body_of(second), b"second");
 
     let third = get(&agent, &server.url("/c"));
-    assert_eq!(
-        header(&third, "content-type"),
-        Some("application/json; charset=utf-8")
-    );
+    assert_eq!(header(&third, "content-type"), Some("application/json; charset=utf-8"));
     let value: serde_json::Value = serde_json::from_slice(&body_of(third)).unwrap();
     assert_eq!(value, json!({"data": {"n": 3}}));
     assert_eq!(server.queued(), 0);
@@ -132,28 +103,16 @@ fn enqueued_replies_are_served_in_order_then_default_fallback() {
     assert_eq!(unscripted.status(), 500);
     let value: serde_json::Value = serde_json::from_slice(&body_of(unscripted)).unwrap();
     assert_eq!(value["error"]["type"], "test-server-unscripted");
-    assert!(
-        value["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("GET /d?x=1"),
-        "{value}"
-    );
+    assert!(value["error"]["message"].as_str().unwrap().contains("GET /d?x=1"), "{value}");
 
-    let paths: Vec<String> = server
-        .requests()
-        .iter()
-        .map(|r| r.uri.to_string())
-        .collect();
+    let paths: Vec<String> = server.requests().iter().map(|r| r.uri.to_string()).collect();
     assert_eq!(paths, ["/a", "/b", "/c", "/d?x=1"]);
 }
 
 #[test]
 fn custom_fallback_sees_the_request() {
     let server = ScriptedServer::start();
-    server.set_fallback(|req: &RecordedRequest| {
-        Reply::text(404, &format!("nothing at {}", req.path()))
-    });
+    server.set_fallback(|req: &RecordedRequest| Reply::text(404, &format!("nothing at {}", req.path())));
     server.enqueue(Reply::status(200));
     let agent = agent();
     assert_eq!(get(&agent, &server.url("/first")).status(), 200);
@@ -174,15 +133,10 @@ fn routes_take_precedence_over_the_queue() {
             let items: Vec<_> = (offset..offset + 2).map(|i| json!({"i": i})).collect();
             Reply::items_page(&items, offset, 2, 10, false)
         })
-        .route(Method::GET, "/v2/key-value-stores/*", |req| {
-            Reply::text(200, &format!("prefix {}", req.path()))
-        });
+        .route(Method::GET, "/v2/key-value-stores/*", |req| Reply::text(200, &format!("prefix {}", req.path())));
     let agent = agent();
 
-    let page = get(
-        &agent,
-        &server.url("/v2/datasets/abc/items?offset=4&limit=2"),
-    );
+    let page = get(&agent, &server.url("/v2/datasets/abc/items?offset=4&limit=2"));
     assert_eq!(header(&page, "x-apify-pagination-offset"), Some("4"));
     assert_eq!(header(&page, "x-apify-pagination-limit"), Some("2"));
     assert_eq!(header(&page, "x-apify-pagination-count"), Some("2"));
@@ -192,21 +146,12 @@ fn routes_take_precedence_over_the_queue() {
     assert_eq!(items, json!([{"i": 4}, {"i": 5}]));
 
     let prefixed = get(&agent, &server.url("/v2/key-value-stores/s1/records/k"));
-    assert_eq!(
-        body_of(prefixed),
-        b"prefix /v2/key-value-stores/s1/records/k"
-    );
+    assert_eq!(body_of(prefixed), b"prefix /v2/key-value-stores/s1/records/k");
 
     // Exact routes don't match longer paths, and the method must match too.
-    let response = agent
-        .post(&server.url("/v2/datasets/abc/items"))
-        .send_empty()
-        .unwrap();
+    let response = agent.post(&server.url("/v2/datasets/abc/items")).send_empty().unwrap();
     assert_eq!(body_of(response), b"queued");
-    assert_eq!(
-        get(&agent, &server.url("/v2/datasets/abc/items/x")).status(),
-        500
-    );
+    assert_eq!(get(&agent, &server.url("/v2/datasets/abc/items/x")).status(), 500);
     assert_eq!(server.request_count(), 4);
 }
 
@@ -230,20 +175,11 @@ fn records_method_uri_headers_body_and_query() {
     assert_eq!(req.method, Method::PUT);
     assert_eq!(req.version, Version::HTTP_11);
     assert_eq!(req.path(), "/v2/acts/a%2Fb");
-    assert_eq!(
-        req.query(),
-        Some("token=t&name=hello%20world&q=a+b&empty=&flag")
-    );
+    assert_eq!(req.query(), Some("token=t&name=hello%20world&q=a+b&empty=&flag"));
     assert_eq!(
         req.query_pairs(),
-        [
-            ("token", "t"),
-            ("name", "hello world"),
-            ("q", "a b"),
-            ("empty", ""),
-            ("flag", "")
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        [("token", "t"), ("name", "hello world"), ("q", "a b"), ("empty", ""), ("flag", "")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
     );
     assert_eq!(req.query_param("name").as_deref(), Some("hello world"));
     assert_eq!(req.header("x-custom"), Some("one"));
@@ -262,11 +198,7 @@ fn decoded_body_gunzips_a_gzip_request() {
     encoder.write_all(&payload).unwrap();
     let compressed = encoder.finish().unwrap();
 
-    agent()
-        .post(&server.url("/v2/datasets/d/items"))
-        .header("content-encoding", "gzip")
-        .send(&compressed[..])
-        .unwrap();
+    agent().post(&server.url("/v2/datasets/d/items")).header("content-encoding", "gzip").send(&compressed[..]).unwrap();
     let req = &server.requests()[0];
     assert_eq!(req.body, compressed, "body is recorded raw");
     assert_eq!(req.decoded_body(), payload);
@@ -283,38 +215,25 @@ fn gzip_and_brotli_replies_decode() {
 
     let response = get(&agent, &server.url("/gz"));
     assert_eq!(header(&response, "content-encoding"), Some("gzip"));
-    let length: usize = header(&response, "content-length")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let length: usize = header(&response, "content-length").unwrap().parse().unwrap();
     let raw = body_of(response);
     assert_eq!(raw.len(), length);
     assert!(raw.len() < 1_000, "compressed: {} bytes", raw.len());
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&gunzip(&raw)).unwrap(),
-        value
-    );
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&gunzip(&raw)).unwrap(), value);
 
     let response = get(&agent, &server.url("/br"));
     assert_eq!(header(&response, "content-encoding"), Some("br"));
     let raw = body_of(response);
     let mut decoded = Vec::new();
-    brotli::Decompressor::new(&raw[..], 4096)
-        .read_to_end(&mut decoded)
-        .unwrap();
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&decoded).unwrap(),
-        value
-    );
+    brotli::Decompressor::new(&raw[..], 4096).read_to_end(&mut decoded).unwrap();
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&decoded).unwrap(), value);
 }
 
 #[test]
 fn delay_stalls_the_head_without_blocking_other_connections() {
     let server = ScriptedServer::start();
     let delay = Duration::from_millis(1000);
-    server.route(Method::GET, "/slow", move |_| {
-        Reply::text(200, "late").delay(delay)
-    });
+    server.route(Method::GET, "/slow", move |_| Reply::text(200, "late").delay(delay));
     server.route(Method::GET, "/fast", |_| Reply::text(200, "quick"));
 
     let slow_url = server.url("/slow");
@@ -362,9 +281,7 @@ fn drip_arrives_in_separate_small_reads() {
     let server = ScriptedServer::start();
     server.enqueue(Reply::bytes(200, vec![b'x'; 12]).drip(4, Duration::from_millis(60)));
     let mut stream = TcpStream::connect(server.addr()).unwrap();
-    stream
-        .write_all(b"GET /d HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")
-        .unwrap();
+    stream.write_all(b"GET /d HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n").unwrap();
     let mut reads = Vec::new();
     let mut buf = [0u8; 1024];
     loop {
@@ -387,11 +304,7 @@ fn reset_before_head_resets_the_connection() {
     let server = ScriptedServer::start();
     server.enqueue(Reply::json(200, json!({})).reset_before_head());
     let (received, ended) = raw_exchange(&server, "GET /r HTTP/1.1\r\nhost: t\r\n\r\n");
-    assert!(
-        received.is_empty(),
-        "got {:?}",
-        String::from_utf8_lossy(&received)
-    );
+    assert!(received.is_empty(), "got {:?}", String::from_utf8_lossy(&received));
     let error = ended.expect_err("connection should be reset, not closed cleanly");
     assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error}");
     assert_eq!(server.request_count(), 1, "the request is still recorded");
@@ -443,9 +356,7 @@ fn truncate_after_large_prefix_reaches_a_slow_reader_whole() {
     let cut = 3_000_000;
     server.enqueue(Reply::bytes(200, body.clone()).truncate_after(cut));
     let mut stream = TcpStream::connect(server.addr()).unwrap();
-    stream
-        .write_all(b"GET /t HTTP/1.1\r\nhost: t\r\n\r\n")
-        .unwrap();
+    stream.write_all(b"GET /t HTTP/1.1\r\nhost: t\r\n\r\n").unwrap();
     // Let the socket buffers fill so the server has unflushed bytes when it wants to cut.
     std::thread::sleep(Duration::from_millis(300));
     let mut received = Vec::new();
@@ -471,12 +382,7 @@ fn truncate_after_zero_sends_only_the_head() {
 fn truncate_after_with_drip_and_gzip_counts_wire_bytes() {
     let server = ScriptedServer::start();
     let text = "abcdefghij".repeat(1_000);
-    server.enqueue(
-        Reply::text(200, &text)
-            .gzip()
-            .drip(7, Duration::from_millis(1))
-            .truncate_after(20),
-    );
+    server.enqueue(Reply::text(200, &text).gzip().drip(7, Duration::from_millis(1)).truncate_after(20));
     let (received, ended) = raw_exchange(&server, "GET /t HTTP/1.1\r\nhost: t\r\n\r\n");
     ended.unwrap();
     let (head, partial) = split_head(&received);
@@ -490,9 +396,7 @@ fn truncate_after_beyond_the_body_is_a_normal_reply() {
     let server = ScriptedServer::start();
     server.enqueue(Reply::text(200, "short").truncate_after(5));
     server.enqueue(
-        Reply::status(200)
-            .streamed(|| [Bytes::from_static(b"ab"), Bytes::from_static(b"cd")])
-            .truncate_after(4),
+        Reply::status(200).streamed(|| [Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]).truncate_after(4),
     );
     let agent = agent();
     assert_eq!(body_of(get(&agent, &server.url("/a"))), b"short");
@@ -503,9 +407,7 @@ fn truncate_after_beyond_the_body_is_a_normal_reply() {
 fn truncated_stream_has_no_final_chunk() {
     let server = ScriptedServer::start();
     server.enqueue(
-        Reply::status(200)
-            .streamed(|| (0..100).map(|_| Bytes::from_static(b"0123456789")))
-            .truncate_after(25),
+        Reply::status(200).streamed(|| (0..100).map(|_| Bytes::from_static(b"0123456789"))).truncate_after(25),
     );
     let (received, ended) = raw_exchange(&server, "GET /s HTTP/1.1\r\nhost: t\r\n\r\n");
     ended.unwrap();
@@ -513,18 +415,11 @@ fn truncated_stream_has_no_final_chunk() {
     assert!(head.contains("transfer-encoding: chunked"), "{head}");
     let text = String::from_utf8_lossy(body);
     assert!(!text.ends_with("0\r\n\r\n"), "{text:?}");
-    let payload: String = text
-        .split("\r\n")
-        .enumerate()
-        .filter(|(i, _)| i % 2 == 1)
-        .map(|(_, s)| s)
-        .collect();
+    let payload: String = text.split("\r\n").enumerate().filter(|(i, _)| i % 2 == 1).map(|(_, s)| s).collect();
     assert_eq!(payload, "0123456789012345678901234");
 
     server.enqueue(
-        Reply::status(200)
-            .streamed(|| (0..100).map(|_| Bytes::from_static(b"0123456789")))
-            .truncate_after(25),
+        Reply::status(200).streamed(|| (0..100).map(|_| Bytes::from_static(b"0123456789"))).truncate_after(25),
     );
     let mut response = get(&agent(), &server.url("/s2"));
     let result = response.body_mut().read_to_vec();
@@ -535,22 +430,15 @@ fn truncated_stream_has_no_final_chunk() {
 fn big_array_chunks() -> impl Iterator<Item = Bytes> + Send {
     let items = (0..60_000u32).map(|i| {
         let separator = if i == 0 { "" } else { "," };
-        Bytes::from(format!(
-            "{separator}{{\"id\":{i},\"name\":\"item-{i:08}\",\"pad\":\"{}\"}}",
-            "p".repeat(48)
-        ))
+        Bytes::from(format!("{separator}{{\"id\":{i},\"name\":\"item-{i:08}\",\"pad\":\"{}\"}}", "p".repeat(48)))
     });
-    std::iter::once(Bytes::from_static(b"["))
-        .chain(items)
-        .chain(std::iter::once(Bytes::from_static(b"]")))
+    std::iter::once(Bytes::from_static(b"[")).chain(items).chain(std::iter::once(Bytes::from_static(b"]")))
 }
 
 #[test]
 fn streamed_generator_of_5mb_arrives_intact_and_chunked() {
     let server = ScriptedServer::start();
-    let reply = Reply::status(200)
-        .header("content-type", "application/json")
-        .streamed(big_array_chunks);
+    let reply = Reply::status(200).header("content-type", "application/json").streamed(big_array_chunks);
     server.enqueue(reply.clone());
     server.enqueue(reply);
     let expected: Vec<u8> = big_array_chunks().flat_map(|b| b.to_vec()).collect();
@@ -591,12 +479,7 @@ fn handler_panic_becomes_a_500() {
     assert_eq!(response.status(), 500);
     let value: serde_json::Value = serde_json::from_slice(&body_of(response)).unwrap();
     assert_eq!(value["error"]["type"], "test-server-handler-panicked");
-    assert!(
-        value["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("scripted panic")
-    );
+    assert!(value["error"]["message"].as_str().unwrap().contains("scripted panic"));
 }
 
 #[test]
@@ -607,10 +490,8 @@ fn server_stops_on_drop() {
 
     // An idle keep-alive connection that is open when the server goes away.
     let mut open = TcpStream::connect(addr).unwrap();
-    open.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    open.write_all(b"GET /k HTTP/1.1\r\nhost: t\r\n\r\n")
-        .unwrap();
+    open.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    open.write_all(b"GET /k HTTP/1.1\r\nhost: t\r\n\r\n").unwrap();
     let mut buf = [0u8; 4096];
     let n = open.read(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).ends_with("alive"));
@@ -633,18 +514,13 @@ fn server_stops_on_drop() {
 
 #[test]
 fn works_inside_an_async_runtime() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         // Starting and dropping from async code must not trip tokio's nested-runtime checks.
         let server = ScriptedServer::start();
         server.enqueue(Reply::text(200, "ok"));
         let url = server.url("/async");
-        let body = tokio::task::spawn_blocking(move || body_of(get(&agent(), &url)))
-            .await
-            .unwrap();
+        let body = tokio::task::spawn_blocking(move || body_of(get(&agent(), &url))).await.unwrap();
         assert_eq!(body, b"ok");
         drop(server);
     });
@@ -657,20 +533,13 @@ fn serves_http2_prior_knowledge() {
 
     let server = ScriptedServer::start();
     server.enqueue(Reply::json(200, json!({"h2": true})).gzip());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
         let (mut sender, connection) =
-            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-                .await
-                .unwrap();
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
         tokio::spawn(connection);
-        let request = http::Request::get(server.url("/h2?x=1"))
-            .body(Empty::<Bytes>::new())
-            .unwrap();
+        let request = http::Request::get(server.url("/h2?x=1")).body(Empty::<Bytes>::new()).unwrap();
         let response = sender.send_request(request).await.unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(response.version(), Version::HTTP_2);
@@ -681,14 +550,10 @@ fn serves_http2_prior_knowledge() {
         // Over HTTP/2 a reset fails only its stream; the connection keeps working.
         server.enqueue(Reply::status(200).reset_before_head());
         server.enqueue(Reply::text(200, "still here"));
-        let request = http::Request::get(server.url("/reset"))
-            .body(Empty::<Bytes>::new())
-            .unwrap();
+        let request = http::Request::get(server.url("/reset")).body(Empty::<Bytes>::new()).unwrap();
         let result = sender.send_request(request).await;
         assert!(result.is_err(), "got {result:?}");
-        let request = http::Request::get(server.url("/after"))
-            .body(Empty::<Bytes>::new())
-            .unwrap();
+        let request = http::Request::get(server.url("/after")).body(Empty::<Bytes>::new()).unwrap();
         let response = sender.send_request(request).await.unwrap();
         let raw = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(raw, "still here");

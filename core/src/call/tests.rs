@@ -9,7 +9,14 @@ fn config() -> Config {
 fn request(method: Method, idempotent: bool) -> ApiRequest {
     let path = crate::path::ResourcePath::resource("datasets", "ds").unwrap();
     let cfg = config();
-    let mut b = crate::request::RequestBuilder::new(&cfg, method, &path, &["items"], "DatasetClient.test", crate::config::TimeoutTier::Short);
+    let mut b = crate::request::RequestBuilder::new(
+        &cfg,
+        method,
+        &path,
+        &["items"],
+        "DatasetClient.test",
+        crate::config::TimeoutTier::Short,
+    );
     if idempotent {
         b = b.idempotent();
     }
@@ -31,7 +38,9 @@ enum Step {
 
 /// Drives a call against scripted outcomes with a virtual clock; returns the transcript of
 /// (attempt number, send time ms, timeout) and the final result.
-fn drive(mut call: Call, steps: Vec<Step>) -> (Vec<(u32, u64, Option<Duration>)>, Result<Response, Error>) {
+type Sent = (u32, u64, Option<Duration>);
+
+fn drive(mut call: Call, steps: Vec<Step>) -> (Vec<Sent>, Result<Response, Error>) {
     let mut now = Instant::ZERO;
     let mut steps = steps.into_iter();
     let mut sends = Vec::new();
@@ -80,7 +89,9 @@ fn retries_then_succeeds_with_doubling_timeouts() {
 #[test]
 fn exhausted_retries_return_the_last_response_with_its_attempt() {
     let call = Call::new(request(Method::GET, true), &config(), stats(), Instant::ZERO);
-    let steps = (0..5).map(|_| Step::Resp(response(500, &[], r#"{"error":{"type":"internal-server-error","message":"boom"}}"#))).collect();
+    let steps = (0..5)
+        .map(|_| Step::Resp(response(500, &[], r#"{"error":{"type":"internal-server-error","message":"boom"}}"#)))
+        .collect();
     let (sends, r) = drive(call, steps);
     assert_eq!(sends.len(), 5);
     let r = r.unwrap();
@@ -96,13 +107,17 @@ fn transport_errors_surface_typed_with_attempt() {
     let (sends, r) = drive(call, vec![Step::Err(TransportErrorKind::Protocol)]);
     assert_eq!(sends.len(), 1);
     let e = r.unwrap_err();
-    assert!(matches!(&e, Error::Transport { attempt: 1, source, .. } if source.kind() == TransportErrorKind::Protocol), "{e:?}");
+    assert!(
+        matches!(&e, Error::Transport { attempt: 1, source, .. } if source.kind() == TransportErrorKind::Protocol),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("http://127.0.0.1:1/v2/datasets/ds/items"));
 }
 
 #[test]
 fn safe_only_does_not_retry_a_push_after_a_timeout() {
-    let cfg = config().with_retry_policy(RetryPolicy { non_idempotent: NonIdempotentRetry::SafeOnly, ..Default::default() });
+    let cfg =
+        config().with_retry_policy(RetryPolicy { non_idempotent: NonIdempotentRetry::SafeOnly, ..Default::default() });
     let call = Call::new(request(Method::POST, false), &cfg, stats(), Instant::ZERO);
     let (sends, r) = drive(call, vec![Step::Err(TransportErrorKind::Timeout)]);
     assert_eq!(sends.len(), 1);
@@ -175,7 +190,10 @@ fn streamed_heads() {
     let mut call = Call::new(request(Method::GET, true), &config(), stats(), Instant::ZERO);
     let mut j = FixedJitter(0.0);
     let Action::Send(_) = call.poll_action(Instant::ZERO, &mut j) else { panic!() };
-    assert_eq!(call.handle_response_head(Instant::ZERO, StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new()), HeadDisposition::ReadBody);
+    assert_eq!(
+        call.handle_response_head(Instant::ZERO, StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new()),
+        HeadDisposition::ReadBody
+    );
     call.handle_response(Instant::ZERO, None, response(503, &[], ""));
     let Action::WaitUntil(t) = call.poll_action(Instant::ZERO, &mut j) else { panic!() };
     let Action::Send(_) = call.poll_action(t, &mut j) else { panic!() };

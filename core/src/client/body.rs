@@ -252,12 +252,24 @@ impl BodyReader {
 
     /// Decodes a JSON array body item by item, with memory bounded by the largest item.
     pub fn items<T: DeserializeOwned>(self) -> ItemIter<T, JsonArrayDecoder> {
-        ItemIter { body: self, decoder: JsonArrayDecoder::new(), buf: vec![0; READ_CHUNK], done: false, _item: PhantomData }
+        ItemIter {
+            body: self,
+            decoder: JsonArrayDecoder::new(),
+            buf: vec![0; READ_CHUNK],
+            done: false,
+            _item: PhantomData,
+        }
     }
 
     /// Decodes a JSONL body item by item.
     pub fn json_lines<T: DeserializeOwned>(self) -> ItemIter<T, JsonLinesDecoder> {
-        ItemIter { body: self, decoder: JsonLinesDecoder::new(), buf: vec![0; READ_CHUNK], done: false, _item: PhantomData }
+        ItemIter {
+            body: self,
+            decoder: JsonLinesDecoder::new(),
+            buf: vec![0; READ_CHUNK],
+            done: false,
+            _item: PhantomData,
+        }
     }
 
     /// Reads the whole body.
@@ -339,7 +351,9 @@ where
                     cx.waker().wake_by_ref();
                     Poll::Pending
                 }
-                Poll::Ready(Some(r)) => Poll::Ready(Some(r.map_err(|e| TransportError::new(TransportErrorKind::RequestBody, e)))),
+                Poll::Ready(Some(r)) => {
+                    Poll::Ready(Some(r.map_err(|e| TransportError::new(TransportErrorKind::RequestBody, e))))
+                }
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             }

@@ -99,7 +99,7 @@ pub trait StreamOperation: Send + 'static {
 impl StreamOperation for DownloadItems {
     type Output<B: Send + 'static> = B;
     fn request(&self, config: &Config, target: &ResourcePath) -> Result<ApiRequest, Error> {
-        DownloadItems::request(self, config, target, true)
+        self.api_request(config, target, true)
     }
     fn output<B: Send + 'static>(self, head: Response, body: Option<B>) -> Result<B, Error> {
         match body {
@@ -112,7 +112,7 @@ impl StreamOperation for DownloadItems {
 impl StreamOperation for GetRecordAsBytes {
     type Output<B: Send + 'static> = Option<Record<B>>;
     fn request(&self, config: &Config, target: &ResourcePath) -> Result<ApiRequest, Error> {
-        GetRecordAsBytes::request(self, config, target, true)
+        self.api_request(config, target, true)
     }
     fn output<B: Send + 'static>(self, head: Response, body: Option<B>) -> Result<Option<Record<B>>, Error> {
         match body {

@@ -107,7 +107,10 @@ async fn execute_inner<D: HttpClient>(
                 };
                 match driver.call(req).await {
                     Ok(resp) => {
-                        if streamed && call.handle_response_head(driver.now(), resp.status, &resp.headers) == HeadDisposition::Stream {
+                        if streamed
+                            && call.handle_response_head(driver.now(), resp.status, &resp.headers)
+                                == HeadDisposition::Stream
+                        {
                             let stream = match resp.body {
                                 ResponseBody::Stream(s) => s,
                                 ResponseBody::Full(b) => Box::pin(Once(Some(b))) as ByteStream,
@@ -118,7 +121,11 @@ async fn execute_inner<D: HttpClient>(
                             return done.map(|r| (r, Some(stream)));
                         }
                         match collect(resp.body).await {
-                            Ok(body) => call.handle_response(driver.now(), driver.wall_clock(), with_parts(resp.status, resp.headers, body)),
+                            Ok(body) => call.handle_response(
+                                driver.now(),
+                                driver.wall_clock(),
+                                with_parts(resp.status, resp.headers, body),
+                            ),
                             Err(e) => call.handle_transport_error(driver.now(), e),
                         }
                     }
@@ -139,7 +146,10 @@ struct Once(Option<Bytes>);
 
 impl Stream for Once {
     type Item = Result<Bytes, TransportError>;
-    fn poll_next(mut self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
         std::task::Poll::Ready(self.0.take().map(Ok))
     }
 }
@@ -214,7 +224,10 @@ pub(crate) fn execute_blocking<D: BlockingHttpClient>(
                 };
                 match driver.call(req) {
                     Ok(resp) => {
-                        if streamed && call.handle_response_head(driver.now(), resp.status, &resp.headers) == HeadDisposition::Stream {
+                        if streamed
+                            && call.handle_response_head(driver.now(), resp.status, &resp.headers)
+                                == HeadDisposition::Stream
+                        {
                             let reader: Box<dyn Read + Send> = match resp.body {
                                 BlockingResponseBody::Reader(r) => r,
                                 BlockingResponseBody::Full(b) => Box::new(std::io::Cursor::new(b)),
@@ -225,7 +238,11 @@ pub(crate) fn execute_blocking<D: BlockingHttpClient>(
                             return done.map(|r| (r, Some(reader)));
                         }
                         match read_all(resp.body) {
-                            Ok(body) => call.handle_response(driver.now(), driver.wall_clock(), with_parts(resp.status, resp.headers, body)),
+                            Ok(body) => call.handle_response(
+                                driver.now(),
+                                driver.wall_clock(),
+                                with_parts(resp.status, resp.headers, body),
+                            ),
                             Err(e) => call.handle_transport_error(driver.now(), e),
                         }
                     }

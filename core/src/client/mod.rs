@@ -17,8 +17,8 @@ use std::sync::Arc;
 pub use body::{BodyReader, BodyStream, ItemDecoder, ItemIter, ItemStream, LineStream};
 pub use builder::{CallBuilder, StreamCall, StreamOperation, UploadCall};
 pub use http::{
-    BlockingHttpClient, BlockingHttpRequest, BlockingHttpResponse, BlockingRequestBody, BlockingResponseBody, BoxFuture,
-    ByteStream, Environment, HttpClient, HttpRequest, HttpResponse, RequestBody, ResponseBody,
+    BlockingHttpClient, BlockingHttpRequest, BlockingHttpResponse, BlockingRequestBody, BlockingResponseBody,
+    BoxFuture, ByteStream, Environment, HttpClient, HttpRequest, HttpResponse, RequestBody, ResponseBody,
 };
 pub use paginator::Paginator;
 pub use storage::{

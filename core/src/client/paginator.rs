@@ -74,7 +74,8 @@ impl<D, O: Paginated> Paginator<D, O> {
                 Err(e) => return Some(Err(e)),
                 Ok((target, op)) => {
                     let state = op.start(self.chunk_size);
-                    self.run = Some(Box::new(Run { target, op, state, buffer: VecDeque::new(), fetch: None, done: false }));
+                    self.run =
+                        Some(Box::new(Run { target, op, state, buffer: VecDeque::new(), fetch: None, done: false }));
                 }
             }
         }
@@ -120,7 +121,8 @@ impl<D: HttpClient, O: Paginated + Unpin> Stream for Paginator<D, O> {
                     None => run.done = true,
                     Some(page) => {
                         let (client, target) = (client.clone(), run.target.clone());
-                        run.fetch = Some(Box::pin(async move { run_plan(&client, &target, page.into_plan(), timeout).await }));
+                        run.fetch =
+                            Some(Box::pin(async move { run_plan(&client, &target, page.into_plan(), timeout).await }));
                     }
                 }
             }

@@ -23,10 +23,8 @@ use crate::ops::request_queue::{
     AddRequest, DeleteRequest, DeleteRequestLock, GetRequest, ListAndLockHead, ListHead, ListRequests,
     ProlongRequestLock, RequestRef, UnlockRequests, UpdateRequest, chunk_requests,
 };
-use crate::ops::storage::{
-    DeleteStorage, GetOrCreate, GetStorage, ListStorages, StorageKind, UpdateStorage,
-};
 use crate::ops::storage::{Datasets, KeyValueStores, RequestQueues};
+use crate::ops::storage::{DeleteStorage, GetOrCreate, GetStorage, ListStorages, StorageKind, UpdateStorage};
 use crate::path::ResourcePath;
 
 /// A resource path, or why it could not be made (reported when a call runs).

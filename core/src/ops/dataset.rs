@@ -143,7 +143,8 @@ filter_setters!(paged [T] ListItems<T>);
 /// and `skipEmpty` scan more rows than they return.
 pub fn items_page<T: DeserializeOwned>(resp: &Response) -> Result<ListPage<T>, Error> {
     let first = resp.body.iter().find(|b| !b.is_ascii_whitespace());
-    let items: Vec<T> = if first == Some(&b'{') { vec![resp.json("dataset item")?] } else { resp.json("dataset items")? };
+    let items: Vec<T> =
+        if first == Some(&b'{') { vec![resp.json("dataset item")?] } else { resp.json("dataset items")? };
     let num = |name: &str| resp.header(name).and_then(|v| v.trim().parse::<u64>().ok());
     let len = items.len() as u64;
     Ok(ListPage {
@@ -162,9 +163,10 @@ impl<T: DeserializeOwned + Send + 'static> Operation for ListItems<T> {
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let mut q = Query::new();
         self.filters.write_query(&mut q);
-        let req = RequestBuilder::new(config, Method::GET, target, &["items"], "DatasetClient.list_items", TimeoutTier::Long)
-            .query(q)
-            .build()?;
+        let req =
+            RequestBuilder::new(config, Method::GET, target, &["items"], "DatasetClient.list_items", TimeoutTier::Long)
+                .query(q)
+                .build()?;
         Ok(Op::new(req, |r| items_page(&r.success()?)))
     }
 }
@@ -252,9 +254,15 @@ impl DownloadItems {
     }
 
     /// The request; `streamed` marks it for `stream_items`.
-    pub fn request(&self, config: &Config, target: &ResourcePath, streamed: bool) -> Result<crate::request::ApiRequest, Error> {
+    pub fn api_request(
+        &self,
+        config: &Config,
+        target: &ResourcePath,
+        streamed: bool,
+    ) -> Result<crate::request::ApiRequest, Error> {
         let name = if streamed { "DatasetClient.stream_items" } else { "DatasetClient.get_items_as_bytes" };
-        let mut b = RequestBuilder::new(config, Method::GET, target, &["items"], name, TimeoutTier::Long).query(self.query());
+        let mut b =
+            RequestBuilder::new(config, Method::GET, target, &["items"], name, TimeoutTier::Long).query(self.query());
         if streamed {
             b = b.streamed();
         }
@@ -265,7 +273,7 @@ impl DownloadItems {
 impl Operation for DownloadItems {
     type Output = Bytes;
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Bytes>, Error> {
-        Ok(Op::new(self.request(config, target, false)?, |r| Ok(r.success()?.body)))
+        Ok(Op::new(self.api_request(config, target, false)?, |r| Ok(r.success()?.body)))
     }
 }
 
@@ -296,9 +304,16 @@ impl Operation for PushItems {
                 self.body.len()
             )));
         }
-        let req = RequestBuilder::new(config, Method::POST, target, &["items"], "DatasetClient.push_items", TimeoutTier::Medium)
-            .raw_json(self.body.clone(), "application/json; charset=utf-8")
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::POST,
+            target,
+            &["items"],
+            "DatasetClient.push_items",
+            TimeoutTier::Medium,
+        )
+        .raw_json(self.body.clone(), "application/json; charset=utf-8")
+        .build()?;
         Ok(Op::new(req, |r| expect_no_content(r, NotFound::Error)))
     }
 }
@@ -345,8 +360,15 @@ pub struct GetStatistics;
 impl Operation for GetStatistics {
     type Output = DatasetStatistics;
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
-        let req = RequestBuilder::new(config, Method::GET, target, &["statistics"], "DatasetClient.get_statistics", TimeoutTier::Short)
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::GET,
+            target,
+            &["statistics"],
+            "DatasetClient.get_statistics",
+            TimeoutTier::Short,
+        )
+        .build()?;
         Ok(Op::new(req, |r| expect_data(r, "DatasetStatistics")))
     }
 }
@@ -354,7 +376,12 @@ impl Operation for GetStatistics {
 /// The shareable items URL of `dataset`: `{public}/v2/datasets/{id}/items?{query}`, signed
 /// when the dataset has a signing secret. `expires_at_millis` is Unix milliseconds (`None`:
 /// never expires).
-pub fn items_public_url(config: &Config, dataset: &Dataset, download: &DownloadItems, expires_at_millis: Option<u64>) -> Result<String, Error> {
+pub fn items_public_url(
+    config: &Config,
+    dataset: &Dataset,
+    download: &DownloadItems,
+    expires_at_millis: Option<u64>,
+) -> Result<String, Error> {
     let path = ResourcePath::resource("datasets", &dataset.id)?;
     let mut q = download.query();
     if let Some(secret) = &dataset.url_signing_secret_key {

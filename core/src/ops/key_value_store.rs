@@ -57,9 +57,16 @@ impl ListKeys {
 impl Operation for ListKeys {
     type Output = ListOfKeys;
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<ListOfKeys>, Error> {
-        let req = RequestBuilder::new(config, Method::GET, target, &["keys"], "KeyValueStoreClient.list_keys", TimeoutTier::Medium)
-            .query(self.query())
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::GET,
+            target,
+            &["keys"],
+            "KeyValueStoreClient.list_keys",
+            TimeoutTier::Medium,
+        )
+        .query(self.query())
+        .build()?;
         Ok(Op::new(req, |r| expect_data(r, "ListOfKeys")))
     }
 }
@@ -139,7 +146,14 @@ setters!([] GetRecord {
 impl Operation for GetRecord {
     type Output = Option<Record>;
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
-        let req = record_request(config, target, &self.key, self.signature.as_deref(), "KeyValueStoreClient.get_record", false)?;
+        let req = record_request(
+            config,
+            target,
+            &self.key,
+            self.signature.as_deref(),
+            "KeyValueStoreClient.get_record",
+            false,
+        )?;
         let key = self.key.clone();
         Ok(Op::new(req, move |r| {
             if r.status == StatusCode::NOT_FOUND {
@@ -169,8 +183,9 @@ impl GetRecordAsBytes {
     }
 
     /// The request, also used (streamed) by `stream_record`.
-    pub fn request(&self, config: &Config, target: &ResourcePath, streamed: bool) -> Result<ApiRequest, Error> {
-        let name = if streamed { "KeyValueStoreClient.stream_record" } else { "KeyValueStoreClient.get_record_as_bytes" };
+    pub fn api_request(&self, config: &Config, target: &ResourcePath, streamed: bool) -> Result<ApiRequest, Error> {
+        let name =
+            if streamed { "KeyValueStoreClient.stream_record" } else { "KeyValueStoreClient.get_record_as_bytes" };
         record_request(config, target, &self.key, self.signature.as_deref(), name, streamed)
     }
 }
@@ -183,7 +198,7 @@ setters!(streamed [] GetRecordAsBytes {
 impl Operation for GetRecordAsBytes {
     type Output = Option<Record<Bytes>>;
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
-        let req = self.request(config, target, false)?;
+        let req = self.api_request(config, target, false)?;
         let key = self.key.clone();
         Ok(Op::new(req, move |r| {
             if r.status == StatusCode::NOT_FOUND {
@@ -207,8 +222,15 @@ impl Operation for RecordExists {
     type Output = bool;
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<bool>, Error> {
         let seg = key_segment(&self.key)?;
-        let req = RequestBuilder::new(config, Method::HEAD, target, &["records", &seg], "KeyValueStoreClient.record_exists", TimeoutTier::Long)
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::HEAD,
+            target,
+            &["records", &seg],
+            "KeyValueStoreClient.record_exists",
+            TimeoutTier::Long,
+        )
+        .build()?;
         Ok(Op::new(req, |r| match r.status {
             StatusCode::NOT_FOUND => Ok(false),
             _ => r.success().map(|_| true),
@@ -293,9 +315,7 @@ impl SetRecord {
     /// for byte values.
     pub fn content_encoding(mut self, encoding: &str) -> Result<Self, Error> {
         if self.source != ValueSource::Bytes && !encoding.eq_ignore_ascii_case("identity") {
-            return Err(Error::invalid_argument(
-                "a content encoding can only be declared for byte values",
-            ));
+            return Err(Error::invalid_argument("a content encoding can only be declared for byte values"));
         }
         self.content_encoding = Some(header_value("content encoding", encoding)?);
         Ok(self)
@@ -311,9 +331,16 @@ impl Operation for SetRecord {
     type Output = ();
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<()>, Error> {
         let seg = key_segment(&self.key)?;
-        let req = RequestBuilder::new(config, Method::PUT, target, &["records", &seg], "KeyValueStoreClient.set_record", TimeoutTier::Long)
-            .body(self.body.clone(), self.content_type.clone(), self.content_encoding.clone())
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::PUT,
+            target,
+            &["records", &seg],
+            "KeyValueStoreClient.set_record",
+            TimeoutTier::Long,
+        )
+        .body(self.body.clone(), self.content_type.clone(), self.content_encoding.clone())
+        .build()?;
         Ok(Op::new(req, |r| expect_no_content(r, NotFound::Error)))
     }
 }
@@ -332,10 +359,17 @@ impl UploadRecord {
     /// The request; the driver sends the stream as its body.
     pub fn request(&self, config: &Config, target: &ResourcePath) -> Result<ApiRequest, Error> {
         let seg = key_segment(&self.key)?;
-        RequestBuilder::new(config, Method::PUT, target, &["records", &seg], "KeyValueStoreClient.set_record", TimeoutTier::Long)
-            .body(Bytes::new(), header_value("content type", &self.content_type)?, None)
-            .not_replayable()
-            .build()
+        RequestBuilder::new(
+            config,
+            Method::PUT,
+            target,
+            &["records", &seg],
+            "KeyValueStoreClient.set_record",
+            TimeoutTier::Long,
+        )
+        .body(Bytes::new(), header_value("content type", &self.content_type)?, None)
+        .not_replayable()
+        .build()
     }
 }
 
@@ -350,8 +384,15 @@ impl Operation for DeleteRecord {
     type Output = ();
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<()>, Error> {
         let seg = key_segment(&self.key)?;
-        let req = RequestBuilder::new(config, Method::DELETE, target, &["records", &seg], "KeyValueStoreClient.delete_record", TimeoutTier::Short)
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::DELETE,
+            target,
+            &["records", &seg],
+            "KeyValueStoreClient.delete_record",
+            TimeoutTier::Short,
+        )
+        .build()?;
         Ok(Op::new(req, |r| expect_no_content(r, NotFound::Error)))
     }
 }
@@ -376,7 +417,12 @@ pub fn record_public_url(config: &Config, store: &KeyValueStore, key: &str) -> R
 }
 
 /// `{public}/v2/key-value-stores/{id}/keys?...`, signed when the store has a secret.
-pub fn keys_public_url(config: &Config, store: &KeyValueStore, list: &ListKeys, expires_at_millis: Option<u64>) -> Result<String, Error> {
+pub fn keys_public_url(
+    config: &Config,
+    store: &KeyValueStore,
+    list: &ListKeys,
+    expires_at_millis: Option<u64>,
+) -> Result<String, Error> {
     let mut url = public_store_url(config, store, &["keys"])?;
     let mut q = list.query();
     if let Some(secret) = &store.url_signing_secret_key {
@@ -397,12 +443,21 @@ mod tests {
     fn record_values_decode_by_media_type() {
         let ok = StatusCode::OK;
         let b = |s: &'static str| Bytes::from_static(s.as_bytes());
-        assert_eq!(decode_record_value(ok, Some("application/json; charset=utf-8"), b("[1]")).unwrap(), RecordValue::Json(serde_json::json!([1])));
+        assert_eq!(
+            decode_record_value(ok, Some("application/json; charset=utf-8"), b("[1]")).unwrap(),
+            RecordValue::Json(serde_json::json!([1]))
+        );
         assert_eq!(decode_record_value(ok, Some("text/csv"), b("a,b")).unwrap(), RecordValue::Text("a,b".into()));
-        assert_eq!(decode_record_value(ok, Some("application/rss+xml"), b("<x/>")).unwrap(), RecordValue::Text("<x/>".into()));
+        assert_eq!(
+            decode_record_value(ok, Some("application/rss+xml"), b("<x/>")).unwrap(),
+            RecordValue::Text("<x/>".into())
+        );
         assert_eq!(decode_record_value(ok, Some("image/png"), b("\u{1}")).unwrap(), RecordValue::Bytes(b("\u{1}")));
         assert_eq!(decode_record_value(ok, None, b("x")).unwrap(), RecordValue::Bytes(b("x")));
-        assert_eq!(decode_record_value(StatusCode::NO_CONTENT, None, Bytes::new()).unwrap(), RecordValue::Json(serde_json::Value::Null));
+        assert_eq!(
+            decode_record_value(StatusCode::NO_CONTENT, None, Bytes::new()).unwrap(),
+            RecordValue::Json(serde_json::Value::Null)
+        );
         let e = decode_record_value(ok, Some("application/json"), b("{bad")).unwrap_err();
         assert!(matches!(e, Error::InvalidResponseBody { .. }), "{e:?}");
     }

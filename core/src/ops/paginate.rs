@@ -38,11 +38,17 @@ pub struct OffsetPager {
 impl OffsetPager {
     /// Window `[offset, offset + limit)` in pages of `chunk`.
     pub fn new(offset: Option<u64>, limit: Option<u64>, chunk: Option<u64>) -> Self {
-        Self { offset: offset.unwrap_or(0), remaining: limit, chunk: chunk.filter(|c| *c > 0), page_size: None, done: false }
+        Self {
+            offset: offset.unwrap_or(0),
+            remaining: limit,
+            chunk: chunk.filter(|c| *c > 0),
+            page_size: None,
+            done: false,
+        }
     }
 
     /// `(offset, limit)` of the next page; a `None` limit means "let the API decide".
-    pub fn next(&mut self) -> Option<(u64, Option<u64>)> {
+    pub fn next_page(&mut self) -> Option<(u64, Option<u64>)> {
         if self.done || self.remaining == Some(0) {
             self.done = true;
             return None;
@@ -89,7 +95,7 @@ impl KeyPager {
     }
 
     /// `(exclusiveStartKey, limit)` of the next page.
-    pub fn next(&mut self) -> Option<(Option<String>, u64)> {
+    pub fn next_page(&mut self) -> Option<(Option<String>, u64)> {
         if self.done || self.remaining == Some(0) {
             return None;
         }
@@ -125,7 +131,7 @@ impl CursorPager {
     }
 
     /// `(cursor, limit)` of the next page.
-    pub fn next(&mut self) -> Option<(Option<String>, u64)> {
+    pub fn next_page(&mut self) -> Option<(Option<String>, u64)> {
         if self.done || self.remaining == Some(0) {
             return None;
         }
@@ -159,7 +165,7 @@ impl<T: DeserializeOwned + Send + 'static> Paginated for ListItems<T> {
         OffsetPager::new(self.filters.offset, self.filters.limit, chunk_size.or(Some(1000)))
     }
     fn next_page(&self, state: &mut OffsetPager) -> Option<Self> {
-        let (offset, limit) = state.next()?;
+        let (offset, limit) = state.next_page()?;
         let mut op = self.clone();
         op.filters.offset = Some(offset);
         op.filters.limit = limit;
@@ -177,7 +183,7 @@ impl<K: StorageKind> Paginated for ListStorages<K> {
         OffsetPager::new(self.offset, self.limit, chunk_size)
     }
     fn next_page(&self, state: &mut OffsetPager) -> Option<Self> {
-        let (offset, limit) = state.next()?;
+        let (offset, limit) = state.next_page()?;
         let mut op = self.clone();
         op.offset = Some(offset);
         op.limit = limit;
@@ -195,7 +201,7 @@ impl Paginated for ListKeys {
         KeyPager::new(self.exclusive_start_key.clone(), self.limit, chunk_size)
     }
     fn next_page(&self, state: &mut KeyPager) -> Option<Self> {
-        let (key, limit) = state.next()?;
+        let (key, limit) = state.next_page()?;
         let mut op = self.clone();
         op.exclusive_start_key = key;
         op.limit = Some(limit);
@@ -213,7 +219,7 @@ impl Paginated for ListRequests {
         CursorPager::new(self.cursor.clone(), self.limit, chunk_size)
     }
     fn next_page(&self, state: &mut CursorPager) -> Option<Self> {
-        let (cursor, limit) = state.next()?;
+        let (cursor, limit) = state.next_page()?;
         let mut op = self.clone();
         op.cursor = cursor;
         op.limit = Some(limit);
@@ -229,11 +235,16 @@ mod tests {
     use super::*;
 
     /// Simulates a dataset of `total` rows and returns the offsets requested.
-    fn offsets(total: u64, offset: Option<u64>, limit: Option<u64>, chunk: Option<u64>) -> (Vec<(u64, Option<u64>)>, u64) {
+    fn offsets(
+        total: u64,
+        offset: Option<u64>,
+        limit: Option<u64>,
+        chunk: Option<u64>,
+    ) -> (Vec<(u64, Option<u64>)>, u64) {
         let mut p = OffsetPager::new(offset, limit, chunk);
         let mut seen = Vec::new();
         let mut yielded = 0;
-        while let Some((o, l)) = p.next() {
+        while let Some((o, l)) = p.next_page() {
             seen.push((o, l));
             let n = total.saturating_sub(o).min(l.unwrap_or(1000));
             yielded += p.on_page(n, n as usize) as u64;
@@ -258,16 +269,24 @@ mod tests {
     #[test]
     fn offset_advances_by_rows_scanned() {
         let mut p = OffsetPager::new(None, None, Some(10));
-        assert_eq!(p.next(), Some((0, Some(10))));
+        assert_eq!(p.next_page(), Some((0, Some(10))));
         // `clean` returned 3 items but scanned 10 rows.
         assert_eq!(p.on_page(10, 3), 3);
-        assert_eq!(p.next(), Some((10, Some(10))));
+        assert_eq!(p.next_page(), Some((10, Some(10))));
     }
 
     #[test]
     fn key_paging_follows_next_key_and_limit() {
         let page = |keys: &[&str], next: Option<&str>| ListOfKeys {
-            items: keys.iter().map(|k| KeyValueStoreKey { key: (*k).into(), size: 1, record_public_url: None, extra: Default::default() }).collect(),
+            items: keys
+                .iter()
+                .map(|k| KeyValueStoreKey {
+                    key: (*k).into(),
+                    size: 1,
+                    record_public_url: None,
+                    extra: Default::default(),
+                })
+                .collect(),
             count: keys.len() as u64,
             limit: 2,
             exclusive_start_key: None,
@@ -275,15 +294,15 @@ mod tests {
             next_exclusive_start_key: next.map(Into::into),
         };
         let mut p = KeyPager::new(None, Some(3), Some(2));
-        assert_eq!(p.next(), Some((None, 2)));
+        assert_eq!(p.next_page(), Some((None, 2)));
         assert_eq!(p.on_page(page(&["a", "b"], Some("b"))).len(), 2);
-        assert_eq!(p.next(), Some((Some("b".into()), 1)));
+        assert_eq!(p.next_page(), Some((Some("b".into()), 1)));
         assert_eq!(p.on_page(page(&["c"], Some("c"))).len(), 1);
-        assert_eq!(p.next(), None, "limit reached");
+        assert_eq!(p.next_page(), None, "limit reached");
         let mut p = KeyPager::new(Some("x".into()), None, None);
-        assert_eq!(p.next(), Some((Some("x".into()), 1000)));
+        assert_eq!(p.next_page(), Some((Some("x".into()), 1000)));
         p.on_page(page(&["y"], None));
-        assert_eq!(p.next(), None, "no next key");
+        assert_eq!(p.next_page(), None, "no next key");
     }
 
     #[test]
@@ -296,10 +315,10 @@ mod tests {
             next_cursor: next.map(Into::into),
         };
         let mut p = CursorPager::new(None, None, None);
-        assert_eq!(p.next(), Some((None, 1000)));
+        assert_eq!(p.next_page(), Some((None, 1000)));
         assert_eq!(p.on_page(page(1000, Some("c1"))).len(), 1000);
-        assert_eq!(p.next(), Some((Some("c1".into()), 1000)));
+        assert_eq!(p.next_page(), Some((Some("c1".into()), 1000)));
         assert_eq!(p.on_page(page(5, None)).len(), 5);
-        assert_eq!(p.next(), None);
+        assert_eq!(p.next_page(), None);
     }
 }

@@ -24,7 +24,12 @@ pub trait Plan: Send + 'static {
     type Output: Send + 'static;
     /// The next request, or `None` when the call is complete. `wall` is the wall clock,
     /// when the driver has one (for URL expiry).
-    fn next_request(&mut self, config: &Config, target: &ResourcePath, wall: Option<SystemTime>) -> Result<Option<ApiRequest>, Error>;
+    fn next_request(
+        &mut self,
+        config: &Config,
+        target: &ResourcePath,
+        wall: Option<SystemTime>,
+    ) -> Result<Option<ApiRequest>, Error>;
     /// Takes the final response of the request last returned.
     fn on_response(&mut self, response: Response) -> Result<(), Error>;
     /// The result, once `next_request` returned `None`.
@@ -55,7 +60,12 @@ impl<O: Operation> IntoPlan for O {
 
 impl<O: Operation> Plan for Single<O> {
     type Output = O::Output;
-    fn next_request(&mut self, config: &Config, target: &ResourcePath, _: Option<SystemTime>) -> Result<Option<ApiRequest>, Error> {
+    fn next_request(
+        &mut self,
+        config: &Config,
+        target: &ResourcePath,
+        _: Option<SystemTime>,
+    ) -> Result<Option<ApiRequest>, Error> {
         let Some(op) = self.op.take() else { return Ok(None) };
         let (request, decoder) = op.build(config, target)?.into_parts();
         self.decoder = Some(decoder);
@@ -93,7 +103,12 @@ impl IntoPlan for PushChunks {
 
 impl Plan for PushChunks {
     type Output = ();
-    fn next_request(&mut self, config: &Config, target: &ResourcePath, _: Option<SystemTime>) -> Result<Option<ApiRequest>, Error> {
+    fn next_request(
+        &mut self,
+        config: &Config,
+        target: &ResourcePath,
+        _: Option<SystemTime>,
+    ) -> Result<Option<ApiRequest>, Error> {
         let Some(body) = self.chunks.pop_front() else { return Ok(None) };
         let (req, dec) = PushItems::raw_json(body).build(config, target)?.into_parts();
         self.pending = Some(dec);
@@ -140,7 +155,12 @@ impl IntoPlan for BatchAdd {
 
 impl Plan for BatchAdd {
     type Output = BatchAddResult;
-    fn next_request(&mut self, config: &Config, target: &ResourcePath, _: Option<SystemTime>) -> Result<Option<ApiRequest>, Error> {
+    fn next_request(
+        &mut self,
+        config: &Config,
+        target: &ResourcePath,
+        _: Option<SystemTime>,
+    ) -> Result<Option<ApiRequest>, Error> {
         let Some(body) = self.chunks.pop_front() else { return Ok(None) };
         let (req, dec) = BatchAddRequests { body, forefront: self.forefront }.build(config, target)?.into_parts();
         self.pending = Some(dec);
@@ -183,7 +203,12 @@ impl IntoPlan for BatchDelete {
 
 impl Plan for BatchDelete {
     type Output = BatchDeleteResult;
-    fn next_request(&mut self, config: &Config, target: &ResourcePath, _: Option<SystemTime>) -> Result<Option<ApiRequest>, Error> {
+    fn next_request(
+        &mut self,
+        config: &Config,
+        target: &ResourcePath,
+        _: Option<SystemTime>,
+    ) -> Result<Option<ApiRequest>, Error> {
         let Some(requests) = self.chunks.pop_front() else { return Ok(None) };
         let (req, dec) = BatchDeleteRequests { requests }.build(config, target)?.into_parts();
         self.pending = Some(dec);
@@ -205,7 +230,9 @@ impl Plan for BatchDelete {
 /// Unix milliseconds of `wall + expires_in`; an expiry needs a wall clock.
 fn expires_at(wall: Option<SystemTime>, expires_in: Option<Duration>) -> Result<Option<u64>, Error> {
     let Some(d) = expires_in else { return Ok(None) };
-    let wall = wall.ok_or_else(|| Error::invalid_argument("an expiring URL needs a wall clock, which this HTTP client does not provide"))?;
+    let wall = wall.ok_or_else(|| {
+        Error::invalid_argument("an expiring URL needs a wall clock, which this HTTP client does not provide")
+    })?;
     let now = wall.duration_since(UNIX_EPOCH).unwrap_or_default();
     Ok(Some((now + d).as_millis() as u64))
 }
@@ -230,7 +257,12 @@ pub struct PublicUrl<K: StorageKind, U> {
 
 impl<K: StorageKind, U: PublicUrlSpec<K>> Plan for PublicUrl<K, U> {
     type Output = String;
-    fn next_request(&mut self, config: &Config, target: &ResourcePath, wall: Option<SystemTime>) -> Result<Option<ApiRequest>, Error> {
+    fn next_request(
+        &mut self,
+        config: &Config,
+        target: &ResourcePath,
+        wall: Option<SystemTime>,
+    ) -> Result<Option<ApiRequest>, Error> {
         if self.config.is_some() {
             return Ok(None);
         }

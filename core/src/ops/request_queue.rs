@@ -49,9 +49,16 @@ impl Operation for ListHead {
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let mut q = Query::new();
         q.opt("limit", self.limit);
-        let req = RequestBuilder::new(config, Method::GET, target, &["head"], "RequestQueueClient.list_head", TimeoutTier::Short)
-            .query(with_client_key(q, target))
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::GET,
+            target,
+            &["head"],
+            "RequestQueueClient.list_head",
+            TimeoutTier::Short,
+        )
+        .query(with_client_key(q, target))
+        .build()?;
         Ok(Op::new(req, |r| expect_data(r, "RequestQueueHead")))
     }
 }
@@ -85,9 +92,16 @@ impl Operation for ListAndLockHead {
         }
         let mut q = Query::new();
         q.push("lockSecs", &self.lock_duration).opt("limit", self.limit);
-        let req = RequestBuilder::new(config, Method::POST, target, &["head", "lock"], "RequestQueueClient.list_and_lock_head", TimeoutTier::Medium)
-            .query(with_client_key(q, target))
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::POST,
+            target,
+            &["head", "lock"],
+            "RequestQueueClient.list_and_lock_head",
+            TimeoutTier::Medium,
+        )
+        .query(with_client_key(q, target))
+        .build()?;
         Ok(Op::new(req, |r| expect_data(r, "LockedRequestQueueHead")))
     }
 }
@@ -132,11 +146,18 @@ impl Operation for AddRequest {
         let body = request_without_id(&self.request)?;
         let mut q = Query::new();
         q.opt("forefront", self.forefront);
-        let req = RequestBuilder::new(config, Method::POST, target, &["requests"], "RequestQueueClient.add_request", TimeoutTier::Short)
-            .query(with_client_key(q, target))
-            .idempotent()
-            .raw_json(body.into(), "application/json")
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::POST,
+            target,
+            &["requests"],
+            "RequestQueueClient.add_request",
+            TimeoutTier::Short,
+        )
+        .query(with_client_key(q, target))
+        .idempotent()
+        .raw_json(body.into(), "application/json")
+        .build()?;
         Ok(Op::new(req, |r| expect_data(r, "RequestRegistration")))
     }
 }
@@ -152,8 +173,15 @@ impl Operation for GetRequest {
     type Output = Option<Request>;
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let seg = id_segment(&self.id)?;
-        let req = RequestBuilder::new(config, Method::GET, target, &["requests", &seg], "RequestQueueClient.get_request", TimeoutTier::Short)
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::GET,
+            target,
+            &["requests", &seg],
+            "RequestQueueClient.get_request",
+            TimeoutTier::Short,
+        )
+        .build()?;
         Ok(Op::new(req, |r| {
             if r.status == StatusCode::NOT_FOUND {
                 return Ok(None);
@@ -187,14 +215,25 @@ setters!([] UpdateRequest {
 impl Operation for UpdateRequest {
     type Output = RequestRegistration;
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
-        let id = self.request.id.as_deref().ok_or_else(|| Error::invalid_argument("update_request needs a request with an id"))?;
+        let id = self
+            .request
+            .id
+            .as_deref()
+            .ok_or_else(|| Error::invalid_argument("update_request needs a request with an id"))?;
         let seg = id_segment(id)?;
         let mut q = Query::new();
         q.opt("forefront", self.forefront);
-        let req = RequestBuilder::new(config, Method::PUT, target, &["requests", &seg], "RequestQueueClient.update_request", TimeoutTier::Medium)
-            .query(with_client_key(q, target))
-            .json(&self.request, "application/json")?
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::PUT,
+            target,
+            &["requests", &seg],
+            "RequestQueueClient.update_request",
+            TimeoutTier::Medium,
+        )
+        .query(with_client_key(q, target))
+        .json(&self.request, "application/json")?
+        .build()?;
         Ok(Op::new(req, |r| expect_data(r, "RequestRegistration")))
     }
 }
@@ -210,9 +249,16 @@ impl Operation for DeleteRequest {
     type Output = ();
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<()>, Error> {
         let seg = id_segment(&self.id)?;
-        let req = RequestBuilder::new(config, Method::DELETE, target, &["requests", &seg], "RequestQueueClient.delete_request", TimeoutTier::Short)
-            .query(with_client_key(Query::new(), target))
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::DELETE,
+            target,
+            &["requests", &seg],
+            "RequestQueueClient.delete_request",
+            TimeoutTier::Short,
+        )
+        .query(with_client_key(Query::new(), target))
+        .build()?;
         Ok(Op::new(req, |r| expect_no_content(r, NotFound::Error)))
     }
 }
@@ -246,9 +292,16 @@ impl Operation for ProlongRequestLock {
         let seg = id_segment(&self.id)?;
         let mut q = Query::new();
         q.push("lockSecs", &self.lock_duration).opt("forefront", self.forefront);
-        let req = RequestBuilder::new(config, Method::PUT, target, &["requests", &seg, "lock"], "RequestQueueClient.prolong_request_lock", TimeoutTier::Medium)
-            .query(with_client_key(q, target))
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::PUT,
+            target,
+            &["requests", &seg, "lock"],
+            "RequestQueueClient.prolong_request_lock",
+            TimeoutTier::Medium,
+        )
+        .query(with_client_key(q, target))
+        .build()?;
         Ok(Op::new(req, |r| expect_data(r, "RequestLockInfo")))
     }
 }
@@ -280,9 +333,16 @@ impl Operation for DeleteRequestLock {
         let seg = id_segment(&self.id)?;
         let mut q = Query::new();
         q.opt("forefront", self.forefront);
-        let req = RequestBuilder::new(config, Method::DELETE, target, &["requests", &seg, "lock"], "RequestQueueClient.delete_request_lock", TimeoutTier::Short)
-            .query(with_client_key(q, target))
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::DELETE,
+            target,
+            &["requests", &seg, "lock"],
+            "RequestQueueClient.delete_request_lock",
+            TimeoutTier::Short,
+        )
+        .query(with_client_key(q, target))
+        .build()?;
         Ok(Op::new(req, |r| expect_no_content(r, NotFound::Error)))
     }
 }
@@ -326,11 +386,18 @@ impl Operation for BatchAddRequests {
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let mut q = Query::new();
         q.push("forefront", &self.forefront);
-        let req = RequestBuilder::new(config, Method::POST, target, &["requests", "batch"], "RequestQueueClient.batch_add_requests", TimeoutTier::Medium)
-            .query(with_client_key(q, target))
-            .idempotent()
-            .raw_json(self.body.clone(), "application/json")
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::POST,
+            target,
+            &["requests", "batch"],
+            "RequestQueueClient.batch_add_requests",
+            TimeoutTier::Medium,
+        )
+        .query(with_client_key(q, target))
+        .idempotent()
+        .raw_json(self.body.clone(), "application/json")
+        .build()?;
         Ok(Op::new(req, |r| expect_data(r, "BatchAddResult")))
     }
 }
@@ -359,10 +426,17 @@ impl Operation for BatchDeleteRequests {
         if self.requests.len() > MAX_BATCH_REQUESTS {
             return Err(Error::invalid_argument(format!("a batch delete takes at most {MAX_BATCH_REQUESTS} requests")));
         }
-        let req = RequestBuilder::new(config, Method::DELETE, target, &["requests", "batch"], "RequestQueueClient.batch_delete_requests", TimeoutTier::Short)
-            .query(with_client_key(Query::new(), target))
-            .json(&self.requests, "application/json")?
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::DELETE,
+            target,
+            &["requests", "batch"],
+            "RequestQueueClient.batch_delete_requests",
+            TimeoutTier::Short,
+        )
+        .query(with_client_key(Query::new(), target))
+        .json(&self.requests, "application/json")?
+        .build()?;
         Ok(Op::new(req, |r| expect_data(r, "BatchDeleteResult")))
     }
 }
@@ -416,9 +490,16 @@ impl Operation for ListRequests {
             .opt("filter", self.filter.as_ref())
             .opt("cursor", self.cursor.as_ref())
             .opt("exclusiveStartId", self.exclusive_start_id.as_ref());
-        let req = RequestBuilder::new(config, Method::GET, target, &["requests"], "RequestQueueClient.list_requests", TimeoutTier::Medium)
-            .query(with_client_key(q, target))
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::GET,
+            target,
+            &["requests"],
+            "RequestQueueClient.list_requests",
+            TimeoutTier::Medium,
+        )
+        .query(with_client_key(q, target))
+        .build()?;
         Ok(Op::new(req, |r| expect_data(r, "ListOfRequests")))
     }
 }
@@ -430,10 +511,17 @@ pub struct UnlockRequests;
 impl Operation for UnlockRequests {
     type Output = UnlockRequestsResult;
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
-        let req = RequestBuilder::new(config, Method::POST, target, &["requests", "unlock"], "RequestQueueClient.unlock_requests", TimeoutTier::Long)
-            .query(with_client_key(Query::new(), target))
-            .idempotent()
-            .build()?;
+        let req = RequestBuilder::new(
+            config,
+            Method::POST,
+            target,
+            &["requests", "unlock"],
+            "RequestQueueClient.unlock_requests",
+            TimeoutTier::Long,
+        )
+        .query(with_client_key(Query::new(), target))
+        .idempotent()
+        .build()?;
         Ok(Op::new(req, |r| expect_data(r, "UnlockRequestsResult")))
     }
 }

@@ -164,7 +164,8 @@ impl<K> Default for DeleteStorage<K> {
 impl<K: StorageKind> Operation for DeleteStorage<K> {
     type Output = ();
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<()>, Error> {
-        let req = RequestBuilder::new(config, Method::DELETE, target, &[], K::METHODS[2], TimeoutTier::Short).build()?;
+        let req =
+            RequestBuilder::new(config, Method::DELETE, target, &[], K::METHODS[2], TimeoutTier::Short).build()?;
         let nf = NotFound::for_resource(target.resource_id());
         Ok(Op::new(req, move |r| expect_no_content(r, nf)))
     }
@@ -273,8 +274,9 @@ impl<K: StorageKind> Operation for GetOrCreate<K> {
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let mut q = Query::new();
         q.opt("name", self.name.as_deref());
-        let mut b = RequestBuilder::new(config, Method::POST, target, &[], K::COLLECTION_METHODS[1], TimeoutTier::Short)
-            .query(q);
+        let mut b =
+            RequestBuilder::new(config, Method::POST, target, &[], K::COLLECTION_METHODS[1], TimeoutTier::Short)
+                .query(q);
         if self.name.is_some() {
             // A named get-or-create returns the same storage however often it is sent.
             b = b.idempotent();

@@ -42,17 +42,14 @@ impl RetryBudget {
 
     /// Takes `cost` tokens if there are that many.
     pub fn try_acquire(&self, cost: u32) -> bool {
-        self.tokens
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| t.checked_sub(cost))
-            .is_ok()
+        self.tokens.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| t.checked_sub(cost)).is_ok()
     }
 
     /// Returns `amount` tokens, never above capacity.
     pub fn release(&self, amount: u32) {
         let cap = self.capacity;
-        let _ = self.tokens.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-            Some(t.saturating_add(amount).min(cap))
-        });
+        let _ =
+            self.tokens.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| Some(t.saturating_add(amount).min(cap)));
     }
 }
 

@@ -74,7 +74,7 @@ impl SeqJitter {
 #[cfg(any(test, feature = "test-util"))]
 impl JitterSource for SeqJitter {
     fn next_unit(&mut self) -> f64 {
-        let v = self.values.get(self.next).or(self.values.last()).copied().unwrap_or(0.0);
+        let v = self.values.get(self.next).or_else(|| self.values.last()).copied().unwrap_or(0.0);
         self.next += 1;
         v.clamp(0.0, 1.0 - f64::EPSILON)
     }

@@ -246,9 +246,7 @@ impl RetryState {
         .min(policy.max_backoff);
 
         let retry_after = match outcome {
-            Outcome::Response { status, headers }
-                if matches!(status.as_u16(), 429 | 503) =>
-            {
+            Outcome::Response { status, headers } if matches!(status.as_u16(), 429 | 503) => {
                 parse_retry_after(headers, wall)
             }
             _ => None,

@@ -15,11 +15,8 @@ pub fn parse_retry_after(headers: &HeaderMap, wall: Option<SystemTime>) -> Optio
         return Some(Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX)));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    let reference = headers
-        .get(DATE)
-        .and_then(|d| d.to_str().ok())
-        .and_then(|d| httpdate::parse_http_date(d).ok())
-        .or(wall)?;
+    let reference =
+        headers.get(DATE).and_then(|d| d.to_str().ok()).and_then(|d| httpdate::parse_http_date(d).ok()).or(wall)?;
     Some(at.duration_since(reference).unwrap_or(Duration::ZERO))
 }
 
@@ -47,10 +44,7 @@ mod tests {
 
     #[test]
     fn http_date_uses_date_header_then_wall() {
-        let h = headers(&[
-            ("retry-after", "Sun, 06 Nov 1994 08:49:40 GMT"),
-            ("date", "Sun, 06 Nov 1994 08:49:37 GMT"),
-        ]);
+        let h = headers(&[("retry-after", "Sun, 06 Nov 1994 08:49:40 GMT"), ("date", "Sun, 06 Nov 1994 08:49:37 GMT")]);
         assert_eq!(parse_retry_after(&h, None), Some(Duration::from_secs(3)));
         let h = headers(&[("retry-after", "Sun, 06 Nov 1994 08:49:40 GMT")]);
         assert_eq!(parse_retry_after(&h, None), None, "no reference time");

@@ -122,9 +122,17 @@ fn transcript_of_mixed_outcomes() {
     assert_eq!(
         transcript,
         [
-            Decision::Retry { delay: MS(500), retry_after: None, kind: FailureKind::Transient { maybe_processed: false } },
+            Decision::Retry {
+                delay: MS(500),
+                retry_after: None,
+                kind: FailureKind::Transient { maybe_processed: false }
+            },
             Decision::Retry { delay: MS(1000), retry_after: None, kind: FailureKind::Throttle },
-            Decision::Retry { delay: MS(2000), retry_after: None, kind: FailureKind::Transient { maybe_processed: true } },
+            Decision::Retry {
+                delay: MS(2000),
+                retry_after: None,
+                kind: FailureKind::Transient { maybe_processed: true }
+            },
             Decision::Stop(StopReason::NotRetryable),
         ]
     );
@@ -172,7 +180,11 @@ fn deadline_stops_before_sleeping_past_it() {
     assert_eq!(end, Decision::GiveUp(GiveUpReason::DeadlineWouldPass { delay: MS(2000) }));
     let mut st = RetryState::new(&policy, Instant::ZERO);
     st.start_attempt();
-    let t = st.attempt_timeout(&Timeouts::default(), Timeout::Tier(crate::config::TimeoutTier::Short), Instant::from_millis(1500));
+    let t = st.attempt_timeout(
+        &Timeouts::default(),
+        Timeout::Tier(crate::config::TimeoutTier::Short),
+        Instant::from_millis(1500),
+    );
     assert_eq!(t, Some(MS(500)), "attempt timeout limited by the remaining deadline");
 }
 

@@ -206,9 +206,7 @@ impl JsonArrayDecoder {
         if self.phase == Phase::Done {
             Ok(())
         } else {
-            Err(StreamError::Truncated {
-                offset: self.base + self.buf.len() as u64,
-            })
+            Err(StreamError::Truncated { offset: self.base + self.buf.len() as u64 })
         }
     }
 
@@ -251,10 +249,7 @@ impl JsonArrayDecoder {
                 let malformed = |expected| Fault::Malformed { offset, expected };
                 match self.phase {
                     Phase::Start => {
-                        if offset < 3
-                            && offset == u64::from(self.bom)
-                            && b == BOM[usize::from(self.bom)]
-                        {
+                        if offset < 3 && offset == u64::from(self.bom) && b == BOM[usize::from(self.bom)] {
                             self.bom += 1;
                         } else if self.bom == 1 || self.bom == 2 {
                             return Err(malformed("expected UTF-8 byte order mark"));
@@ -313,34 +308,23 @@ impl JsonArrayDecoder {
         match self.scanner.scan(&self.buf[..window], self.scan) {
             Scan::Complete(len) => {
                 if len > self.max_item_bytes {
-                    return Err(Fault::TooLarge {
-                        limit: self.max_item_bytes,
-                    });
+                    return Err(Fault::TooLarge { limit: self.max_item_bytes });
                 }
                 let item = self.buf.split_to(len).freeze();
                 self.base += len as u64;
                 self.scan = 0;
                 self.items += 1;
-                self.phase = if self.top_object {
-                    Phase::Done
-                } else {
-                    Phase::AfterItem
-                };
+                self.phase = if self.top_object { Phase::Done } else { Phase::AfterItem };
                 Ok(Some(item))
             }
             Scan::More => {
                 self.scan = window;
                 if window > self.max_item_bytes {
-                    return Err(Fault::TooLarge {
-                        limit: self.max_item_bytes,
-                    });
+                    return Err(Fault::TooLarge { limit: self.max_item_bytes });
                 }
                 Ok(None)
             }
-            Scan::Error { at, expected } => Err(Fault::Malformed {
-                offset: self.base + at as u64,
-                expected,
-            }),
+            Scan::Error { at, expected } => Err(Fault::Malformed { offset: self.base + at as u64, expected }),
         }
     }
 }
@@ -390,10 +374,7 @@ mod tests {
     fn malformed_at(input: &[u8]) -> (u64, &'static str) {
         match decode(input).1 {
             Err(StreamError::Malformed { offset, expected }) => (offset, expected),
-            other => panic!(
-                "expected Malformed for {:?}, got {other:?}",
-                String::from_utf8_lossy(input)
-            ),
+            other => panic!("expected Malformed for {:?}, got {other:?}", String::from_utf8_lossy(input)),
         }
     }
 
@@ -426,25 +407,13 @@ mod tests {
         assert_eq!(malformed_at(b"[1]x"), (3, "expected end of input"));
         assert_eq!(malformed_at(b"{} {}"), (3, "expected end of input"));
         assert_eq!(malformed_at(b"[[1}]"), (3, "expected ',' or ']'"));
-        assert_eq!(
-            malformed_at(b"\xEF\xBB["),
-            (2, "expected UTF-8 byte order mark")
-        );
+        assert_eq!(malformed_at(b"\xEF\xBB["), (2, "expected UTF-8 byte order mark"));
         assert_eq!(malformed_at(b" \xEF\xBB\xBF[]"), (1, "expected '[' or '{'"));
     }
 
     #[test]
     fn truncated_reports_end_offset() {
-        for input in [
-            &b""[..],
-            b"  ",
-            b"\xEF\xBB\xBF",
-            b"[",
-            b"[1",
-            b"[1,",
-            b"[{\"a\":\"x",
-            b"{\"a\":1",
-        ] {
+        for input in [&b""[..], b"  ", b"\xEF\xBB\xBF", b"[", b"[1", b"[1,", b"[{\"a\":\"x", b"{\"a\":1"] {
             match decode(input).1 {
                 Err(StreamError::Truncated { offset }) => assert_eq!(offset, input.len() as u64),
                 other => panic!("{:?}: {other:?}", String::from_utf8_lossy(input)),
@@ -457,21 +426,12 @@ mod tests {
         let mut d = JsonArrayDecoder::new();
         d.feed(b"[1,,2]");
         assert_eq!(&d.next_raw().unwrap().unwrap()[..], b"1");
-        assert!(matches!(
-            d.next_raw(),
-            Some(Err(StreamError::Malformed { offset: 3, .. }))
-        ));
+        assert!(matches!(d.next_raw(), Some(Err(StreamError::Malformed { offset: 3, .. }))));
         assert!(d.next_raw().is_none());
         d.feed(b"[3]");
         assert!(d.next_raw().is_none());
-        assert!(matches!(
-            d.finish(),
-            Err(StreamError::Malformed { offset: 3, .. })
-        ));
-        assert!(matches!(
-            d.finish(),
-            Err(StreamError::Malformed { offset: 3, .. })
-        ));
+        assert!(matches!(d.finish(), Err(StreamError::Malformed { offset: 3, .. })));
+        assert!(matches!(d.finish(), Err(StreamError::Malformed { offset: 3, .. })));
     }
 
     #[test]
@@ -479,14 +439,8 @@ mod tests {
         let mut d = JsonArrayDecoder::new();
         d.feed(b"[1, tru, \"x\", 2]");
         assert_eq!(d.next_item::<u32>().unwrap().unwrap(), 1);
-        assert!(matches!(
-            d.next_item::<u32>(),
-            Some(Err(StreamError::Item { index: 1, .. }))
-        ));
-        assert!(matches!(
-            d.next_item::<u32>(),
-            Some(Err(StreamError::Item { index: 2, .. }))
-        ));
+        assert!(matches!(d.next_item::<u32>(), Some(Err(StreamError::Item { index: 1, .. }))));
+        assert!(matches!(d.next_item::<u32>(), Some(Err(StreamError::Item { index: 2, .. }))));
         assert_eq!(d.next_item::<u32>().unwrap().unwrap(), 2);
         assert!(d.next_item::<u32>().is_none());
         d.finish().unwrap();
@@ -497,24 +451,15 @@ mod tests {
     fn too_large_limit_is_exact() {
         // Items of exactly the limit pass; one byte more fails, whether the
         // item is complete in the buffer or still arriving.
-        let (items, end) = decode_with(
-            JsonArrayDecoder::new().with_max_item_bytes(5),
-            b"[12345,\"abc\"]",
-        );
+        let (items, end) = decode_with(JsonArrayDecoder::new().with_max_item_bytes(5), b"[12345,\"abc\"]");
         end.unwrap();
         assert_eq!(items.len(), 2);
-        let (items, end) = decode_with(
-            JsonArrayDecoder::new().with_max_item_bytes(5),
-            b"[1,123456]",
-        );
+        let (items, end) = decode_with(JsonArrayDecoder::new().with_max_item_bytes(5), b"[1,123456]");
         assert_eq!(items.len(), 1);
         assert!(matches!(end, Err(StreamError::TooLarge { limit: 5 })));
         let mut d = JsonArrayDecoder::new().with_max_item_bytes(5);
         d.feed(b"[\"abcdef");
-        assert!(matches!(
-            d.next_raw(),
-            Some(Err(StreamError::TooLarge { limit: 5 }))
-        ));
+        assert!(matches!(d.next_raw(), Some(Err(StreamError::TooLarge { limit: 5 }))));
         // The buffer is not kept growing after the failure.
         d.feed(&[b'x'; 1000]);
         assert!(d.buffered_len() < 100);

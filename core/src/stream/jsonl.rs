@@ -130,16 +130,13 @@ impl JsonLinesDecoder {
             }
             self.items += 1;
             let value = &bytes[start..end];
-            let malformed = |at: usize, expected| StreamError::Malformed {
-                offset: line.offset + (start + at) as u64,
-                expected,
-            };
+            let malformed =
+                |at: usize, expected| StreamError::Malformed { offset: line.offset + (start + at) as u64, expected };
             self.scanner.reset();
             let error = match self.scanner.scan(value, 0) {
-                Scan::Complete(n) => value[n..]
-                    .iter()
-                    .position(|&b| !is_ws(b))
-                    .map(|p| malformed(n + p, "expected end of line")),
+                Scan::Complete(n) => {
+                    value[n..].iter().position(|&b| !is_ws(b)).map(|p| malformed(n + p, "expected end of line"))
+                }
                 Scan::More if self.scanner.complete_at_end() => None,
                 // Cut short: report the end of the line.
                 Scan::More => Some(malformed(bytes.len() - start, self.scanner.expected())),
@@ -182,11 +179,7 @@ impl JsonLinesDecoder {
     /// Number of bytes currently buffered.
     #[must_use]
     pub fn buffered_len(&self) -> usize {
-        self.lines.buffered_len()
-            + self
-                .trailing
-                .as_ref()
-                .map_or(0, |t| t.as_ref().map_or(0, |l| l.bytes.len()))
+        self.lines.buffered_len() + self.trailing.as_ref().map_or(0, |t| t.as_ref().map_or(0, |l| l.bytes.len()))
     }
 
     /// Capacity of the internal line buffer in bytes, to observe memory use.
@@ -239,15 +232,7 @@ mod tests {
     #[test]
     fn values_blank_lines_and_trailing_line() {
         let out = decode(b"\xEF\xBB\xBF{\"a\":1}\n\n  \r\n [1, 2] \r\n\"s\"\n3");
-        assert_eq!(
-            out,
-            [
-                Ok(json!({"a": 1})),
-                Ok(json!([1, 2])),
-                Ok(json!("s")),
-                Ok(json!(3))
-            ]
-        );
+        assert_eq!(out, [Ok(json!({"a": 1})), Ok(json!([1, 2])), Ok(json!("s")), Ok(json!(3))]);
     }
 
     #[test]
@@ -287,9 +272,7 @@ mod tests {
         let mut d = JsonLinesDecoder::new();
         d.feed(b"1\n2\n3");
         d.finish();
-        let got: Vec<u8> = std::iter::from_fn(|| d.next_item::<u8>())
-            .map(Result::unwrap)
-            .collect();
+        let got: Vec<u8> = std::iter::from_fn(|| d.next_item::<u8>()).map(Result::unwrap).collect();
         assert_eq!(got, [1, 2, 3]);
     }
 
@@ -298,13 +281,7 @@ mod tests {
         let mut d = JsonLinesDecoder::new().with_max_item_bytes(4);
         d.feed(b"[1]\n[1,2,3]\n\"ok\"\n");
         assert_eq!(d.next_item::<Vec<u8>>().unwrap().unwrap(), [1]);
-        assert!(matches!(
-            d.next_raw(),
-            Some(Err(StreamError::TooLarge { limit: 4 }))
-        ));
-        assert!(matches!(
-            d.next_item::<u8>(),
-            Some(Err(StreamError::Item { index: 2, .. }))
-        ));
+        assert!(matches!(d.next_raw(), Some(Err(StreamError::TooLarge { limit: 4 }))));
+        assert!(matches!(d.next_item::<u8>(), Some(Err(StreamError::Item { index: 2, .. }))));
     }
 }

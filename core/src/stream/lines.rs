@@ -137,9 +137,7 @@ impl LineDecoder {
     /// [`StreamError::InvalidUtf8`] or [`StreamError::TooLarge`] for the
     /// trailing line, as for [`next_line`](Self::next_line).
     pub fn finish(&mut self) -> Result<Option<String>, StreamError> {
-        self.finish_raw()
-            .map(|r| r.and_then(|line| into_string(&line)))
-            .transpose()
+        self.finish_raw().map(|r| r.and_then(|line| into_string(&line))).transpose()
     }
 
     /// Like [`finish`](Self::finish), with lossy UTF-8 decoding; an
@@ -158,9 +156,7 @@ impl LineDecoder {
     ///
     /// [`StreamError::TooLarge`] if the trailing line exceeds the limit.
     pub fn finish_bytes(&mut self) -> Result<Option<Bytes>, StreamError> {
-        self.finish_raw()
-            .map(|r| r.map(|line| line.bytes))
-            .transpose()
+        self.finish_raw().map(|r| r.map(|line| line.bytes)).transpose()
     }
 
     /// Number of lines yielded so far, including lines reported as errors.
@@ -193,8 +189,7 @@ impl LineDecoder {
                 self.scan = len;
                 // Exactly one byte over the limit is fine if it is the `\r`
                 // of a `\r\n` whose `\n` has not arrived yet.
-                let over = len > self.max_line_bytes
-                    && !(len - 1 == self.max_line_bytes && self.buf[len - 1] == b'\r');
+                let over = len > self.max_line_bytes && !(len - 1 == self.max_line_bytes && self.buf[len - 1] == b'\r');
                 if over {
                     self.yielded += 1;
                     self.discarding = true;
@@ -222,11 +217,7 @@ impl LineDecoder {
             if line.len() > self.max_line_bytes {
                 return Some(Err(self.too_large()));
             }
-            return Some(Ok(RawLine {
-                offset,
-                number: self.terminated,
-                bytes: line.freeze(),
-            }));
+            return Some(Ok(RawLine { offset, number: self.terminated, bytes: line.freeze() }));
         }
     }
 
@@ -265,9 +256,7 @@ impl LineDecoder {
     }
 
     fn too_large(&self) -> StreamError {
-        StreamError::TooLarge {
-            limit: self.max_line_bytes,
-        }
+        StreamError::TooLarge { limit: self.max_line_bytes }
     }
 }
 
@@ -349,10 +338,7 @@ mod tests {
         let whole = run(LineDecoder::new().with_max_line_bytes(3), &[input]);
         assert_eq!(whole, ["abc", "<large 3>", "ab", "<large 3>"]);
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
-        assert_eq!(
-            run(LineDecoder::new().with_max_line_bytes(3), &bytes),
-            whole
-        );
+        assert_eq!(run(LineDecoder::new().with_max_line_bytes(3), &bytes), whole);
     }
 
     #[test]
@@ -367,10 +353,7 @@ mod tests {
     fn oversized_line_is_not_buffered() {
         let mut d = LineDecoder::new().with_max_line_bytes(10);
         d.feed(&[b'x'; 11]);
-        assert!(matches!(
-            d.next_line(),
-            Some(Err(StreamError::TooLarge { limit: 10 }))
-        ));
+        assert!(matches!(d.next_line(), Some(Err(StreamError::TooLarge { limit: 10 }))));
         for _ in 0..100 {
             d.feed(&[b'x'; 100]);
             assert!(d.next_line().is_none());
@@ -385,10 +368,7 @@ mod tests {
     fn finish_keeps_undrained_lines() {
         let mut d = LineDecoder::new();
         d.feed(b"one\ntwo\n\xFF");
-        assert!(matches!(
-            d.finish(),
-            Err(StreamError::InvalidUtf8 { line: 3 })
-        ));
+        assert!(matches!(d.finish(), Err(StreamError::InvalidUtf8 { line: 3 })));
         assert_eq!(d.next_line().unwrap().unwrap(), "one");
         assert_eq!(d.next_line().unwrap().unwrap(), "two");
         assert!(d.next_line().is_none());

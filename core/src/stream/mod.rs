@@ -98,14 +98,8 @@ mod tests {
     #[test]
     fn errors_display_and_keep_source() {
         use std::error::Error as _;
-        let e = StreamError::Malformed {
-            offset: 7,
-            expected: "expected ',' or ']'",
-        };
-        assert_eq!(
-            e.to_string(),
-            "malformed input at byte 7: expected ',' or ']'"
-        );
+        let e = StreamError::Malformed { offset: 7, expected: "expected ',' or ']'" };
+        assert_eq!(e.to_string(), "malformed input at byte 7: expected ',' or ']'");
         let source = serde_json::from_str::<u8>("x").unwrap_err();
         let e = StreamError::Item { index: 3, source };
         assert_eq!(e.to_string(), "item 3 could not be deserialized");

@@ -20,10 +20,7 @@ pub(super) const fn is_ws(b: u8) -> bool {
 /// Whether `b` can start a JSON value.
 #[inline]
 pub(super) const fn is_value_start(b: u8) -> bool {
-    matches!(
-        b,
-        b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
-    )
+    matches!(b, b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
 }
 
 /// Bytes that may continue a scalar token. Deliberately loose (any ASCII
@@ -99,12 +96,7 @@ pub(super) struct ValueScanner {
 
 impl Default for ValueScanner {
     fn default() -> Self {
-        Self {
-            stack: Vec::new(),
-            expect: Expect::Value,
-            mode: Mode::Structure,
-            key: false,
-        }
+        Self { stack: Vec::new(), expect: Expect::Value, mode: Mode::Structure, key: false }
     }
 }
 
@@ -171,11 +163,7 @@ impl ValueScanner {
                             if self.stack.is_empty() {
                                 return Scan::Complete(i);
                             }
-                            self.expect = if self.key {
-                                Expect::Colon
-                            } else {
-                                Expect::CommaOrClose
-                            };
+                            self.expect = if self.key { Expect::Colon } else { Expect::CommaOrClose };
                         }
                     }
                 },
@@ -232,11 +220,7 @@ impl ValueScanner {
                         return Some(self.error(at));
                     }
                     self.stack.push(b);
-                    self.expect = if b == b'{' {
-                        Expect::KeyOrClose
-                    } else {
-                        Expect::ValueOrClose
-                    };
+                    self.expect = if b == b'{' { Expect::KeyOrClose } else { Expect::ValueOrClose };
                 }
                 b'}' | b']' => {
                     let open = if b == b'}' { b'{' } else { b'[' };
@@ -259,11 +243,7 @@ impl ValueScanner {
                     if self.expect != Expect::CommaOrClose {
                         return Some(self.error(at));
                     }
-                    self.expect = if self.stack.last() == Some(&b'{') {
-                        Expect::Key
-                    } else {
-                        Expect::Value
-                    };
+                    self.expect = if self.stack.last() == Some(&b'{') { Expect::Key } else { Expect::Value };
                 }
                 b':' => {
                     if self.expect != Expect::Colon {
@@ -285,10 +265,7 @@ impl ValueScanner {
     }
 
     fn error(&self, at: usize) -> Scan {
-        Scan::Error {
-            at,
-            expected: self.expected_token(),
-        }
+        Scan::Error { at, expected: self.expected_token() }
     }
 }
 
@@ -337,17 +314,8 @@ mod tests {
             let mut s = ValueScanner::default();
             // Scan the first byte alone, then the rest, to exercise resumption.
             let first = s.scan(&input[..1], 0);
-            let r = if first == Scan::More {
-                s.scan(input, 1)
-            } else {
-                first
-            };
-            assert_eq!(
-                r,
-                Scan::Error { at, expected },
-                "{:?}",
-                String::from_utf8_lossy(input)
-            );
+            let r = if first == Scan::More { s.scan(input, 1) } else { first };
+            assert_eq!(r, Scan::Error { at, expected }, "{:?}", String::from_utf8_lossy(input));
         }
     }
 
@@ -357,11 +325,7 @@ mod tests {
         for split in 1..input.len() {
             let mut s = ValueScanner::default();
             assert_eq!(s.scan(&input[..split], 0), Scan::More, "split {split}");
-            assert_eq!(
-                s.scan(input, split),
-                Scan::Complete(input.len()),
-                "split {split}"
-            );
+            assert_eq!(s.scan(input, split), Scan::Complete(input.len()), "split {split}");
         }
     }
 

@@ -74,8 +74,8 @@ impl Reply {
     ///
     /// Panics if `status` is not a valid HTTP status code (100..=999).
     pub fn status(status: u16) -> Self {
-        let status = StatusCode::from_u16(status)
-            .unwrap_or_else(|_| panic!("Reply::status: invalid status code {status}"));
+        let status =
+            StatusCode::from_u16(status).unwrap_or_else(|_| panic!("Reply::status: invalid status code {status}"));
         Self {
             status,
             headers: HeaderMap::new(),
@@ -108,22 +108,13 @@ impl Reply {
     /// One page of dataset items as the Apify API serves it: a 200 JSON array plus the
     /// `X-Apify-Pagination-Offset/-Limit/-Count/-Total/-Desc` headers
     /// (count is `items.len()`, desc is `true`/`false`).
-    pub fn items_page(
-        items: &[serde_json::Value],
-        offset: u64,
-        limit: u64,
-        total: u64,
-        desc: bool,
-    ) -> Self {
+    pub fn items_page(items: &[serde_json::Value], offset: u64, limit: u64, total: u64, desc: bool) -> Self {
         Self::json(200, serde_json::Value::Array(items.to_vec()))
             .header("x-apify-pagination-offset", offset)
             .header("x-apify-pagination-limit", limit)
             .header("x-apify-pagination-count", items.len())
             .header("x-apify-pagination-total", total)
-            .header(
-                "x-apify-pagination-desc",
-                if desc { "true" } else { "false" },
-            )
+            .header("x-apify-pagination-desc", if desc { "true" } else { "false" })
     }
 
     /// Adds a header; repeat the call to send a header several times.
@@ -139,9 +130,7 @@ impl Reply {
         V::Error: fmt::Debug,
     {
         let name = name.try_into().expect("Reply::header: invalid header name");
-        let value = value
-            .try_into()
-            .expect("Reply::header: invalid header value");
+        let value = value.try_into().expect("Reply::header: invalid header value");
         self.headers.append(name, value);
         self
     }
@@ -176,10 +165,7 @@ impl Reply {
     /// Panics if `chunk_bytes` is 0.
     pub fn drip(mut self, chunk_bytes: usize, interval: Duration) -> Self {
         assert!(chunk_bytes > 0, "Reply::drip: chunk_bytes must be > 0");
-        self.drip = Some(Drip {
-            chunk_bytes,
-            interval,
-        });
+        self.drip = Some(Drip { chunk_bytes, interval });
         self
     }
 
@@ -241,10 +227,7 @@ impl Reply {
     /// Turns the reply into a hyper response, applying delay, encoding, pacing and faults.
     ///
     /// An `Err` makes hyper drop the connection without writing anything.
-    pub(super) async fn into_response(
-        self,
-        conn: Arc<ConnState>,
-    ) -> Result<Response<ResBody>, BoxError> {
+    pub(super) async fn into_response(self, conn: Arc<ConnState>) -> Result<Response<ResBody>, BoxError> {
         if let Some(delay) = self.delay {
             tokio::time::sleep(delay).await;
         }
@@ -268,31 +251,17 @@ impl Reply {
                     None => bytes,
                 };
                 if self.drip.is_none() && truncate.is_none_or(|n| n >= wire.len()) {
-                    Full::new(wire)
-                        .map_err(|never| match never {})
-                        .boxed_unsync()
+                    Full::new(wire).map_err(|never| match never {}).boxed_unsync()
                 } else {
                     // A stream body has no exact size, so advertise the real length by hand.
                     headers.insert(CONTENT_LENGTH, HeaderValue::from(wire.len()));
-                    let pacer = Pacer::new(
-                        Box::new(std::iter::once(wire)),
-                        None,
-                        self.drip,
-                        truncate,
-                        conn,
-                    );
+                    let pacer = Pacer::new(Box::new(std::iter::once(wire)), None, self.drip, truncate, conn);
                     pacer.into_body()
                 }
             }
             ReplyBody::Streamed(make_chunks) => {
                 headers.remove(CONTENT_LENGTH);
-                let pacer = Pacer::new(
-                    make_chunks(),
-                    self.encoding.map(StreamEncoder::new),
-                    self.drip,
-                    truncate,
-                    conn,
-                );
+                let pacer = Pacer::new(make_chunks(), self.encoding.map(StreamEncoder::new), self.drip, truncate, conn);
                 pacer.into_body()
             }
         };
@@ -346,16 +315,8 @@ enum StreamEncoder {
 impl StreamEncoder {
     fn new(encoding: Encoding) -> Self {
         match encoding {
-            Encoding::Gzip => Self::Gzip(flate2::write::GzEncoder::new(
-                Vec::new(),
-                flate2::Compression::fast(),
-            )),
-            Encoding::Brotli => Self::Brotli(Box::new(brotli::CompressorWriter::new(
-                Vec::new(),
-                4096,
-                5,
-                22,
-            ))),
+            Encoding::Gzip => Self::Gzip(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast())),
+            Encoding::Brotli => Self::Brotli(Box::new(brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22))),
         }
     }
 
@@ -405,15 +366,7 @@ impl Pacer {
         budget: Option<usize>,
         conn: Arc<ConnState>,
     ) -> Self {
-        Self {
-            source,
-            encoder,
-            source_done: false,
-            pending: Bytes::new(),
-            drip,
-            budget,
-            conn,
-        }
+        Self { source, encoder, source_done: false, pending: Bytes::new(), drip, budget, conn }
     }
 
     fn into_body(self) -> ResBody {

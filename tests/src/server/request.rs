@@ -56,9 +56,7 @@ impl RecordedRequest {
 
     /// The first value of query parameter `name`, percent-decoded.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query_pairs()
-            .into_iter()
-            .find_map(|(n, v)| (n == name).then_some(v))
+        self.query_pairs().into_iter().find_map(|(n, v)| (n == name).then_some(v))
     }
 
     /// The first value of header `name` if it is present and valid UTF-8.
@@ -86,9 +84,7 @@ impl RecordedRequest {
         for coding in codings.iter().rev() {
             let mut out = Vec::new();
             let result = match coding.as_str() {
-                "gzip" | "x-gzip" => {
-                    flate2::read::MultiGzDecoder::new(&body[..]).read_to_end(&mut out)
-                }
+                "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(&body[..]).read_to_end(&mut out),
                 "deflate" => flate2::read::ZlibDecoder::new(&body[..]).read_to_end(&mut out),
                 "br" => brotli::Decompressor::new(&body[..], 4096).read_to_end(&mut out),
                 other => {
@@ -124,7 +120,5 @@ impl RecordedRequest {
 /// Decodes one `application/x-www-form-urlencoded` component.
 fn form_decode(s: &str) -> String {
     let spaced = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
 }
