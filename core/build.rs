@@ -1,6 +1,8 @@
 //! Captures the compiler version for the `User-Agent` header (`Rust/{rustc}`).
 use std::process::Command;
 
+// Build scripts are where reading the environment belongs.
+#[allow(clippy::disallowed_methods)]
 fn main() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let version = Command::new(rustc)

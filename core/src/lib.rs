@@ -4,6 +4,9 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod error;
+#[cfg(any(fuzzing, feature = "__fuzz"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod json;
 pub mod models;
 pub mod ops;
@@ -15,3 +18,6 @@ pub mod signing;
 pub mod stats;
 pub mod stream;
 pub mod time;
+
+pub use bytes;
+pub use http;

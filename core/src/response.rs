@@ -27,8 +27,12 @@ pub struct Response {
     pub url: Arc<str>,
 }
 
-fn parse_error(status: u16, e: serde_json::Error, what: &'static str) -> Error {
-    if e.is_data() {
+/// A body that is not JSON at all is `InvalidResponseBody`; valid JSON of the wrong shape
+/// is `Decode` (client-behaviour §6). serde's own error category cannot tell them apart (it
+/// reports a shape error before reaching later garbage), so the body is checked separately,
+/// on the error path only (with `Value`, which also validates UTF-8 in strings).
+fn parse_error(status: u16, body: &[u8], e: serde_json::Error, what: &'static str) -> Error {
+    if serde_json::from_slice::<serde_json::Value>(body).is_ok() {
         Error::Decode { what, source: e }
     } else {
         Error::InvalidResponseBody { status, detail: format!("{what}: {e}"), source: Some(e) }
@@ -61,7 +65,7 @@ impl Response {
 
     /// Parses the body as JSON of type `T` (no envelope).
     pub fn json<T: DeserializeOwned>(&self, what: &'static str) -> Result<T, Error> {
-        serde_json::from_slice(&self.body).map_err(|e| parse_error(self.status.as_u16(), e, what))
+        serde_json::from_slice(&self.body).map_err(|e| parse_error(self.status.as_u16(), &self.body, e, what))
     }
 
     /// Parses `{"data": T}` and returns `T`.
@@ -69,6 +73,11 @@ impl Response {
         #[derive(serde::Deserialize)]
         struct Envelope<T> {
             data: T,
+        }
+        // serde's derived structs also accept a sequence; an envelope is an object only.
+        if self.body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            let source = serde::de::Error::custom("expected an object with a `data` field");
+            return Err(parse_error(self.status.as_u16(), &self.body, source, what));
         }
         self.json::<Envelope<T>>(what).map(|e| e.data)
     }
@@ -145,6 +154,19 @@ mod tests {
         let e =
             expect_data::<serde_json::Value>(resp(500, r#"{"error":{"type":"x","message":"m"}}"#), "D").unwrap_err();
         assert_eq!(e.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+    }
+
+    #[test]
+    fn invalid_json_versus_wrong_shape() {
+        // Found by fuzzing: serde's error category alone misclassifies these.
+        for body in ["1 x", "{\"a\":1} x", "{\"data\":1,\"data\":2"] {
+            let e = expect_data::<serde_json::Value>(resp(200, body), "D").unwrap_err();
+            assert!(matches!(e, Error::InvalidResponseBody { .. }), "{body}: {e:?}");
+        }
+        for body in ["[1,2]", "[1]", "\"data\"", "null"] {
+            let e = expect_data::<serde_json::Value>(resp(200, body), "D").unwrap_err();
+            assert!(matches!(e, Error::Decode { .. }), "{body}: {e:?}");
+        }
     }
 
     #[test]

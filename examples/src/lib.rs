@@ -1,1 +1,4 @@
-//! apify-examples
+//! Examples of the Apify API client for Rust. The binaries in `src/bin` are runnable; this
+//! library holds what they (and the tests) share.
+
+pub mod ureq_driver;

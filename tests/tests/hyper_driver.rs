@@ -349,3 +349,14 @@ fn logs_carry_call_fields_but_never_the_token() {
     assert!(!logs.contains(TOKEN), "token leaked into logs");
     assert!(!format!("{c:?}").contains(TOKEN), "token leaked into Debug");
 }
+
+#[tokio::test]
+async fn speaks_http2_with_prior_knowledge() {
+    let server = ScriptedServer::start();
+    server.enqueue(Reply::json(200, json!({"data": dataset_json("d")})).gzip());
+    let cfg = Config::new().with_api_url(&server.base_url()).unwrap();
+    let http2 = HyperClient::builder().http2_prior_knowledge(true).build().unwrap();
+    let c: ApifyClient = GenericClient::with_custom_http_client(cfg, http2);
+    assert_eq!(c.dataset("d").get().await.unwrap().unwrap().id, "d");
+    assert_eq!(server.requests()[0].version, http::Version::HTTP_2);
+}

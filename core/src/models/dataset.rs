@@ -141,5 +141,5 @@ pub struct DatasetFieldStatistics {
 pub struct DatasetStatistics {
     /// Per-field statistics.
     #[serde(default)]
-    pub field_statistics: Option<Map<String, Value>>,
+    pub field_statistics: Option<std::collections::BTreeMap<String, DatasetFieldStatistics>>,
 }

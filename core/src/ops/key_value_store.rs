@@ -22,6 +22,8 @@ pub struct ListKeys {
     pub collection: Option<String>,
     pub prefix: Option<String>,
     pub signature: Option<String>,
+    /// Set by `iterate_keys`, whose pages use the `long` tier (client-behaviour §10.2).
+    pub(crate) iterating: bool,
 }
 
 setters!(paged [] ListKeys {
@@ -57,16 +59,13 @@ impl ListKeys {
 impl Operation for ListKeys {
     type Output = ListOfKeys;
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<ListOfKeys>, Error> {
-        let req = RequestBuilder::new(
-            config,
-            Method::GET,
-            target,
-            &["keys"],
-            "KeyValueStoreClient.list_keys",
-            TimeoutTier::Medium,
-        )
-        .query(self.query())
-        .build()?;
+        let (name, tier) = if self.iterating {
+            ("KeyValueStoreClient.iterate_keys", TimeoutTier::Long)
+        } else {
+            ("KeyValueStoreClient.list_keys", TimeoutTier::Medium)
+        };
+        let req =
+            RequestBuilder::new(config, Method::GET, target, &["keys"], name, tier).query(self.query()).build()?;
         Ok(Op::new(req, |r| expect_data(r, "ListOfKeys")))
     }
 }

@@ -205,6 +205,7 @@ impl Paginated for ListKeys {
         let mut op = self.clone();
         op.exclusive_start_key = key;
         op.limit = Some(limit);
+        op.iterating = true;
         Some(op)
     }
     fn on_page(state: &mut KeyPager, page: ListOfKeys) -> Vec<KeyValueStoreKey> {

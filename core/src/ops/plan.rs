@@ -11,7 +11,7 @@ use super::key_value_store::{ListKeys, keys_public_url, record_public_url};
 use super::request_queue::{BatchAddRequests, BatchDeleteRequests, MAX_BATCH_REQUESTS, RequestRef};
 use super::storage::{Datasets, GetStorage, KeyValueStores, StorageKind};
 use super::{Decoder, Operation, setters};
-use crate::config::Config;
+use crate::config::{Config, Timeout, TimeoutTier};
 use crate::error::Error;
 use crate::models::{BatchAddResult, BatchDeleteResult, Dataset, KeyValueStore};
 use crate::path::ResourcePath;
@@ -239,6 +239,12 @@ fn expires_at(wall: Option<SystemTime>, expires_in: Option<Duration>) -> Result<
 
 /// How a public URL is built from the storage object it points to.
 pub trait PublicUrlSpec<K: StorageKind>: Send + 'static {
+    /// Name of the client method, for logs.
+    const CLIENT_METHOD: &'static str;
+    /// Refuses bad arguments before anything is sent.
+    fn check(&self) -> Result<(), Error> {
+        Ok(())
+    }
     /// How long the URL stays valid (`None`: forever).
     fn expires_in(&self) -> Option<Duration>;
     /// Builds the URL from the fetched storage.
@@ -266,9 +272,15 @@ impl<K: StorageKind, U: PublicUrlSpec<K>> Plan for PublicUrl<K, U> {
         if self.config.is_some() {
             return Ok(None);
         }
+        if let Some(spec) = &self.spec {
+            spec.check()?;
+        }
         self.expires_at = expires_at(wall, self.spec.as_ref().and_then(U::expires_in))?;
         self.config = Some(config.clone());
-        let (req, dec) = GetStorage::<K>::default().build(config, target)?.into_parts();
+        let (mut req, dec) = GetStorage::<K>::default().build(config, target)?.into_parts();
+        // Public URL methods read the storage in the `long` tier (client-behaviour §10.2).
+        req.timeout = Timeout::Tier(TimeoutTier::Long);
+        req.meta.client_method = U::CLIENT_METHOD;
         self.pending = Some(dec);
         Ok(Some(req))
     }
@@ -317,6 +329,7 @@ setters!([] ItemsPublicUrl {
 });
 
 impl PublicUrlSpec<Datasets> for ItemsPublicUrl {
+    const CLIENT_METHOD: &'static str = "DatasetClient.create_items_public_url";
     fn expires_in(&self) -> Option<Duration> {
         self.expires_in
     }
@@ -352,6 +365,7 @@ setters!([] KeysPublicUrl {
 });
 
 impl PublicUrlSpec<KeyValueStores> for KeysPublicUrl {
+    const CLIENT_METHOD: &'static str = "KeyValueStoreClient.create_keys_public_url";
     fn expires_in(&self) -> Option<Duration> {
         self.expires_in
     }
@@ -361,7 +375,7 @@ impl PublicUrlSpec<KeyValueStores> for KeysPublicUrl {
             exclusive_start_key: self.exclusive_start_key,
             collection: self.collection,
             prefix: self.prefix,
-            signature: None,
+            ..ListKeys::default()
         };
         keys_public_url(config, store, &list, exp)
     }
@@ -376,6 +390,10 @@ pub struct RecordPublicUrl {
 }
 
 impl PublicUrlSpec<KeyValueStores> for RecordPublicUrl {
+    const CLIENT_METHOD: &'static str = "KeyValueStoreClient.get_record_public_url";
+    fn check(&self) -> Result<(), Error> {
+        crate::path::encode_segment("a record key", &self.key).map(drop)
+    }
     fn expires_in(&self) -> Option<Duration> {
         None
     }

@@ -106,17 +106,26 @@ impl Operation for ListAndLockHead {
     }
 }
 
-/// Serialises a request for sending: everything but `id`.
-fn request_without_id(request: &Request) -> Result<Vec<u8>, Error> {
+/// Serialises a request for sending, without the lock fields the platform returns but
+/// does not accept back, and optionally without `id`.
+fn request_body(request: &Request, keep_id: bool) -> Result<Vec<u8>, Error> {
     if request.unique_key.is_empty() || request.url.is_empty() {
         return Err(Error::invalid_argument("a request needs a non-empty uniqueKey and url"));
     }
-    if request.id.is_some() {
+    if (request.id.is_some() && !keep_id) || request.lock_expires_at.is_some() || request.lock_by_client.is_some() {
         let mut r = request.clone();
-        r.id = None;
+        if !keep_id {
+            r.id = None;
+        }
+        r.lock_expires_at = None;
+        r.lock_by_client = None;
         return crate::json::to_vec(&r);
     }
     crate::json::to_vec(request)
+}
+
+fn request_without_id(request: &Request) -> Result<Vec<u8>, Error> {
+    request_body(request, false)
 }
 
 /// `POST .../requests`: adds one request (deduplicated by `uniqueKey`).
@@ -232,7 +241,7 @@ impl Operation for UpdateRequest {
             TimeoutTier::Medium,
         )
         .query(with_client_key(q, target))
-        .json(&self.request, "application/json")?
+        .raw_json(request_body(&self.request, true)?.into(), "application/json")
         .build()?;
         Ok(Op::new(req, |r| expect_data(r, "RequestRegistration")))
     }
@@ -529,6 +538,22 @@ impl Operation for UnlockRequests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_fields_are_not_sent_back() {
+        let mut r = Request::new("k", "https://e.com");
+        r.id = Some("id1".into());
+        r.lock_by_client = Some("other".into());
+        r.lock_expires_at = Some(crate::models::timestamp::parse("2024-01-01T00:00:00Z").unwrap());
+        let cfg = Config::new();
+        let target = ResourcePath::resource("request-queues", "q").unwrap();
+        let op = UpdateRequest::new(r.clone()).build(&cfg, &target).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&op.request.body).unwrap();
+        assert_eq!(body, serde_json::json!({"id": "id1", "uniqueKey": "k", "url": "https://e.com"}));
+        let op = AddRequest::new(r).build(&cfg, &target).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&op.request.body).unwrap();
+        assert_eq!(body, serde_json::json!({"uniqueKey": "k", "url": "https://e.com"}));
+    }
 
     #[test]
     fn batches_hold_at_most_25_and_respect_size() {
