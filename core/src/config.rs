@@ -371,17 +371,17 @@ impl Config {
                     h.insert(USER_AGENT, ua);
                 }
                 h.insert(ACCEPT, HeaderValue::from_static("application/json, */*"));
-                if let Some(token) = &self.token {
-                    if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
-                        // Keeps the value out of `Debug` output of the header map.
-                        v.set_sensitive(true);
-                        h.insert(AUTHORIZATION, v);
-                    }
+                if let Some(token) = &self.token
+                    && let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                {
+                    // Keeps the value out of `Debug` output of the header map.
+                    v.set_sensitive(true);
+                    h.insert(AUTHORIZATION, v);
                 }
-                if let Some(key) = &self.workflow_key {
-                    if let Ok(v) = HeaderValue::from_str(key) {
-                        h.insert(HeaderName::from_static("x-apify-workflow-key"), v);
-                    }
+                if let Some(key) = &self.workflow_key
+                    && let Ok(v) = HeaderValue::from_str(key)
+                {
+                    h.insert(HeaderName::from_static("x-apify-workflow-key"), v);
                 }
                 for (name, value) in &self.extra_headers {
                     h.insert(name, value.clone());

@@ -364,17 +364,17 @@ impl ApiError {
         let mut error_type = None;
         let mut message = None;
         let mut data = Map::new();
-        if let Ok(Value::Object(mut root)) = serde_json::from_slice::<Value>(body) {
-            if let Some(Value::Object(mut err)) = root.remove("error") {
-                if let Some(Value::String(t)) = err.remove("type") {
-                    error_type = Some(ErrorType::new(t));
-                }
-                if let Some(Value::String(m)) = err.remove("message") {
-                    message = Some(m);
-                }
-                if let Some(Value::Object(d)) = err.remove("data") {
-                    data = d;
-                }
+        if let Ok(Value::Object(mut root)) = serde_json::from_slice::<Value>(body)
+            && let Some(Value::Object(mut err)) = root.remove("error")
+        {
+            if let Some(Value::String(t)) = err.remove("type") {
+                error_type = Some(ErrorType::new(t));
+            }
+            if let Some(Value::String(m)) = err.remove("message") {
+                message = Some(m);
+            }
+            if let Some(Value::Object(d)) = err.remove("data") {
+                data = d;
             }
         }
         let message = message.unwrap_or_else(|| format!("Unexpected error: {}", String::from_utf8_lossy(body)));

@@ -543,20 +543,20 @@ fn check_error(status: u16, v: &Value) -> Result<(), String> {
     if api.status.as_u16() != status {
         return Err(format!("status {} instead of {status}", api.status));
     }
-    if let Some(t) = detail["type"].as_str() {
-        if api.error_type.as_ref().map(|t| t.as_str()) != Some(t) {
-            return Err(format!("type {:?} instead of {t:?}", api.error_type));
-        }
+    if let Some(t) = detail["type"].as_str()
+        && api.error_type.as_ref().map(|t| t.as_str()) != Some(t)
+    {
+        return Err(format!("type {:?} instead of {t:?}", api.error_type));
     }
     match detail["message"].as_str() {
         Some(m) if api.message != m => return Err(format!("message {:?} instead of {m:?}", api.message)),
         None if !api.message.starts_with("Unexpected error: ") => return Err(format!("message {:?}", api.message)),
         _ => {}
     }
-    if let Some(data) = detail.get("data").and_then(Value::as_object) {
-        if &api.data != data {
-            return Err(format!("data {:?} instead of {data:?}", api.data));
-        }
+    if let Some(data) = detail.get("data").and_then(Value::as_object)
+        && &api.data != data
+    {
+        return Err(format!("data {:?} instead of {data:?}", api.data));
     }
     Ok(())
 }

@@ -227,10 +227,11 @@ impl RetryState {
             Verdict::Retryable(kind) => kind,
             Verdict::Success | Verdict::Permanent => return Decision::Stop(StopReason::NotRetryable),
         };
-        if let FailureKind::Transient { maybe_processed: true } = kind {
-            if !idempotent && policy.non_idempotent == NonIdempotentRetry::SafeOnly {
-                return Decision::Stop(StopReason::UnsafeToRetry);
-            }
+        if let FailureKind::Transient { maybe_processed: true } = kind
+            && !idempotent
+            && policy.non_idempotent == NonIdempotentRetry::SafeOnly
+        {
+            return Decision::Stop(StopReason::UnsafeToRetry);
         }
         if self.attempts > policy.max_retries {
             return Decision::Stop(StopReason::AttemptsExhausted);
@@ -258,10 +259,10 @@ impl RetryState {
             delay = delay.max(ra);
         }
 
-        if let Some(deadline) = self.deadline {
-            if now + delay >= deadline {
-                return Decision::GiveUp(GiveUpReason::DeadlineWouldPass { delay });
-            }
+        if let Some(deadline) = self.deadline
+            && now + delay >= deadline
+        {
+            return Decision::GiveUp(GiveUpReason::DeadlineWouldPass { delay });
         }
 
         if let Some(budget) = &policy.budget {

@@ -1,0 +1,314 @@
+//! A dataset: one pretty-printed JSON file per item (`000000001.json`, ...).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Map, Value};
+
+use super::meta::{METADATA_FILE, StorageMeta};
+use super::{Clock, StorageConfig};
+use crate::error::{Result, StorageError};
+use crate::format::pyjson;
+use crate::fsio::{self, Durability, StorageLock};
+
+/// Which items to read (the platform's item parameters the local storage honours).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemQuery {
+    /// Items to skip.
+    pub offset: u64,
+    /// Most items to scan (`None`: all).
+    pub limit: Option<u64>,
+    /// Newest first.
+    pub desc: bool,
+    /// Skip items that are empty objects.
+    pub skip_empty: bool,
+    /// Drop fields starting with `#`.
+    pub skip_hidden: bool,
+    /// Keep only these fields, in this order.
+    pub fields: Option<Vec<String>>,
+    /// Drop these fields.
+    pub omit: Option<Vec<String>>,
+}
+
+/// A window of items and the numbers the platform reports with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemsPage {
+    /// The items.
+    pub items: Vec<Value>,
+    /// Items in the dataset.
+    pub total: u64,
+    /// The window's offset.
+    pub offset: u64,
+    /// The window's size limit.
+    pub limit: u64,
+    /// Rows scanned (≥ `items.len()` when empty items were skipped).
+    pub count: u64,
+    /// Newest first.
+    pub desc: bool,
+}
+
+struct State {
+    meta: StorageMeta,
+    accessed_dirty: bool,
+}
+
+/// An open dataset.
+pub struct Dataset {
+    id: String,
+    dir: PathBuf,
+    durability: Durability,
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+    _lock: StorageLock,
+}
+
+/// `000000001.json` for item 1; item 1,000,000,000 gets ten digits.
+fn item_file(n: u64) -> String {
+    format!("{n:09}.json")
+}
+
+/// The number in an item file name (`None` for anything else).
+fn item_number(name: &str) -> Option<u64> {
+    let stem = name.strip_suffix(".json")?;
+    if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+/// Removes temp files a crash may have left (`<name>.json.<8>.tmp`; never read as data).
+pub(crate) fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let stale = name.strip_suffix(".tmp").and_then(|s| s.rsplit_once('.')).is_some_and(|(base, rand)| {
+            base.ends_with(".json") && rand.len() == 8 && rand.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+        if stale {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+impl Dataset {
+    pub(crate) fn open(dir: &Path, mut meta: StorageMeta, lock: StorageLock, cfg: &StorageConfig) -> Result<Self> {
+        remove_stale_temp_files(dir);
+        // W3: the files are the truth; the metadata may lag behind a crash.
+        let mut max = 0;
+        for e in fs::read_dir(dir).map_err(StorageError::io(format!("listing {}", dir.display())))?.flatten() {
+            if let Some(n) = e.file_name().to_str().and_then(item_number) {
+                max = max.max(n);
+            }
+        }
+        let recorded = meta.item_count;
+        if recorded != Some(max) {
+            if recorded.is_some() {
+                tracing::warn!(dataset = %dir.display(), recorded = ?recorded, found = max, "item count recovered from the item files");
+            }
+            meta.item_count = Some(max);
+            meta.write(dir, cfg.durability)?;
+        }
+        Ok(Self {
+            id: meta.id.clone(),
+            dir: dir.to_owned(),
+            durability: cfg.durability,
+            clock: cfg.clock.clone(),
+            state: Mutex::new(State { meta, accessed_dirty: false }),
+            _lock: lock,
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Storage ID.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Current metadata.
+    pub fn meta(&self) -> StorageMeta {
+        self.state().meta.clone()
+    }
+
+    /// Items stored.
+    pub fn item_count(&self) -> u64 {
+        self.state().meta.item_count.unwrap_or(0)
+    }
+
+    /// Appends items (JSON objects only, W11). All item files are written, then the
+    /// metadata (W2). If writing stops midway, the items written so far are counted and
+    /// the error says how many were stored.
+    pub fn push(&self, items: &[Value]) -> Result<()> {
+        if let Some(i) = items.iter().position(|v| !v.is_object()) {
+            return Err(StorageError::InvalidArgument(format!(
+                "item at index {i} is not a JSON object; dataset items must be objects"
+            )));
+        }
+        let mut st = self.state();
+        let start = st.meta.item_count.unwrap_or(0);
+        let now = self.clock.now();
+        if items.is_empty() {
+            st.meta.accessed_at = now;
+            st.meta.modified_at = now;
+            return st.meta.write(&self.dir, self.durability);
+        }
+        let mut names = Vec::with_capacity(items.len());
+        let mut bodies = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            names.push(item_file(start + 1 + i as u64));
+            let mut buf = Vec::with_capacity(128);
+            pyjson::write_pretty(&mut buf, item);
+            bodies.push(buf);
+        }
+        let files = names.iter().map(String::as_str).zip(bodies.iter().map(Vec::as_slice));
+        let written = fsio::write_many(&self.dir, files, self.durability);
+        let stored = match &written {
+            Ok(n) => *n,
+            Err((n, _)) => *n,
+        } as u64;
+        st.meta.item_count = Some(start + stored);
+        st.meta.accessed_at = now;
+        st.meta.modified_at = now;
+        st.accessed_dirty = false;
+        st.meta.write(&self.dir, self.durability)?;
+        written.map(drop).map_err(|(n, e)| StorageError::Io {
+            context: format!("pushing items: {n} of {} stored", items.len()),
+            source: e,
+        })
+    }
+
+    fn read_item(&self, n: u64) -> Result<Value> {
+        let path = self.dir.join(item_file(n));
+        let bytes = fs::read(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                StorageError::Corrupt { path: path.clone(), detail: "item file is missing".into() }
+            } else {
+                StorageError::io(format!("reading {}", path.display()))(e)
+            }
+        })?;
+        let (value, replaced) = pyjson::parse_tolerant(&bytes)
+            .map_err(|e| StorageError::Corrupt { path: path.clone(), detail: format!("not valid JSON ({e})") })?;
+        if replaced {
+            tracing::warn!(path = %path.display(), "NaN or Infinity in an item read as null");
+        }
+        Ok(value)
+    }
+
+    /// Reads a window of items. Reads touch `accessed_at` in memory only (W10).
+    pub fn get_items(&self, q: &ItemQuery) -> Result<ItemsPage> {
+        let total = {
+            let mut st = self.state();
+            st.meta.accessed_at = self.clock.now();
+            st.accessed_dirty = true;
+            st.meta.item_count.unwrap_or(0)
+        };
+        let start = q.offset.min(total);
+        let end = q.limit.map_or(total, |l| start.saturating_add(l).min(total));
+        let mut items = Vec::with_capacity((end - start) as usize);
+        for pos in start..end {
+            let n = if q.desc { total - pos } else { pos + 1 };
+            let item = filter_item(self.read_item(n)?, q);
+            if q.skip_empty && item.as_object().is_some_and(Map::is_empty) {
+                continue;
+            }
+            items.push(item);
+        }
+        Ok(ItemsPage {
+            items,
+            total,
+            offset: q.offset,
+            limit: q.limit.unwrap_or_else(|| total.saturating_sub(q.offset)),
+            count: end - start,
+            desc: q.desc,
+        })
+    }
+
+    /// Deletes every item file and resets the count (metadata and ID kept).
+    pub fn purge(&self) -> Result<()> {
+        let mut st = self.state();
+        for e in fs::read_dir(&self.dir).map_err(StorageError::io(format!("listing {}", self.dir.display())))?.flatten()
+        {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.ends_with(".json") && name != METADATA_FILE {
+                fsio::remove_if_exists(&e.path()).map_err(StorageError::io(format!("purging {name}")))?;
+            }
+        }
+        let now = self.clock.now();
+        st.meta.item_count = Some(0);
+        st.meta.accessed_at = now;
+        st.meta.modified_at = now;
+        st.accessed_dirty = false;
+        st.meta.write(&self.dir, self.durability)
+    }
+
+    /// Writes `accessed_at` if reads changed it.
+    pub fn flush(&self) -> Result<()> {
+        let mut st = self.state();
+        if st.accessed_dirty {
+            st.accessed_dirty = false;
+            st.meta.write(&self.dir, self.durability)?;
+        }
+        Ok(())
+    }
+}
+
+/// Applies `skipHidden`, `fields` and `omit` to one item.
+fn filter_item(item: Value, q: &ItemQuery) -> Value {
+    let Value::Object(mut obj) = item else { return item };
+    if q.skip_hidden {
+        obj.retain(|k, _| !k.starts_with('#'));
+    }
+    if let Some(fields) = &q.fields {
+        let mut picked = Map::new();
+        for f in fields {
+            if let Some(v) = obj.remove(f) {
+                picked.insert(f.clone(), v);
+            }
+        }
+        obj = picked;
+    }
+    if let Some(omit) = &q.omit {
+        for f in omit {
+            obj.remove(f);
+        }
+    }
+    Value::Object(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_names() {
+        assert_eq!(item_file(1), "000000001.json");
+        assert_eq!(item_file(1_000_000_000), "1000000000.json");
+        assert_eq!(item_number("000000042.json"), Some(42));
+        assert_eq!(item_number("__metadata__.json"), None);
+        assert_eq!(item_number("000000001.json.abcdefgh.tmp"), None);
+        assert_eq!(item_number(".json"), None);
+    }
+
+    #[test]
+    fn filters() {
+        let q = ItemQuery {
+            skip_hidden: true,
+            fields: Some(vec!["b".into(), "a".into(), "#h".into()]),
+            ..Default::default()
+        };
+        let v = filter_item(serde_json::json!({"a": 1, "#h": 2, "b": 3, "c": 4}), &q);
+        assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"b":3,"a":1}"#);
+        let q = ItemQuery { omit: Some(vec!["a".into()]), ..Default::default() };
+        assert_eq!(filter_item(serde_json::json!({"a": 1, "b": 2}), &q), serde_json::json!({"b": 2}));
+    }
+}

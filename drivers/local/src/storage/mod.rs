@@ -1,0 +1,503 @@
+//! The storage engine: datasets, key-value stores and request queues in a `storage/`
+//! folder, in the format of the Apify SDK for Python (local-storage-format.md).
+
+mod dataset;
+mod key_value_store;
+mod meta;
+mod request_queue;
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use time::OffsetDateTime;
+
+pub use dataset::{Dataset, ItemQuery, ItemsPage};
+pub use key_value_store::{KeyInfo, KeyValueStore, Record, encode_key, validate_key};
+pub use meta::StorageMeta;
+pub use request_queue::{AddOutcome, HeadItem, LockedHead, RequestEntry, RequestQueue, RequestRef, StoredRequest};
+
+use crate::error::{Result, StorageError};
+use crate::fsio::{Durability, StorageLock};
+
+/// The three storage types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `datasets/`
+    Dataset,
+    /// `key_value_stores/`
+    KeyValueStore,
+    /// `request_queues/`
+    RequestQueue,
+}
+
+impl Kind {
+    /// The type directory.
+    pub fn dir(self) -> &'static str {
+        match self {
+            Self::Dataset => "datasets",
+            Self::KeyValueStore => "key_value_stores",
+            Self::RequestQueue => "request_queues",
+        }
+    }
+
+    /// Human name for messages, as the platform words them.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Dataset => "Dataset",
+            Self::KeyValueStore => "Key-value store",
+            Self::RequestQueue => "Request queue",
+        }
+    }
+}
+
+/// Which storage to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The run's default storage (directory `default`).
+    Default,
+    /// A named storage (directory = name).
+    Name(String),
+    /// An unnamed storage known by an alias (directory = alias).
+    Alias(String),
+    /// A storage by its ID (found by scanning metadata).
+    Id(String),
+}
+
+/// A source of the current time (injectable for tests of lock expiry).
+pub trait Clock: Send + Sync + 'static {
+    /// Now, in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// Settings of a storage folder.
+#[derive(Clone)]
+pub struct StorageConfig {
+    /// The `storage/` folder.
+    pub root: PathBuf,
+    /// fsync policy.
+    pub durability: Durability,
+    /// Key of the input record (`ACTOR_INPUT_KEY`, default `INPUT`).
+    pub input_key: String,
+    /// Clock for timestamps and lock expiry.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageConfig")
+            .field("root", &self.root)
+            .field("durability", &self.durability)
+            .field("input_key", &self.input_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StorageConfig {
+    /// A folder with full durability, the `INPUT` key and the system clock.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            durability: Durability::Full,
+            input_key: "INPUT".into(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Settings from the environment (`APIFY_LOCAL_STORAGE_DIR`, `CRAWLEE_STORAGE_DIR`,
+    /// default `./storage`; `ACTOR_INPUT_KEY`, `APIFY_INPUT_KEY`, `CRAWLEE_INPUT_KEY`;
+    /// `APIFY_LOCAL_DURABILITY` = `full` | `relaxed`), read through `lookup`.
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let first = |names: &[&str]| names.iter().find_map(|n| lookup(n).filter(|v| !v.is_empty()));
+        let root = first(&["APIFY_LOCAL_STORAGE_DIR", "CRAWLEE_STORAGE_DIR"]).unwrap_or_else(|| "./storage".into());
+        let mut cfg = Self::new(root);
+        if let Some(k) = first(&["ACTOR_INPUT_KEY", "APIFY_INPUT_KEY", "CRAWLEE_INPUT_KEY"]) {
+            cfg.input_key = k;
+        }
+        if let Some(d) = first(&["APIFY_LOCAL_DURABILITY"]).and_then(|d| Durability::parse(&d)) {
+            cfg.durability = d;
+        }
+        cfg
+    }
+}
+
+#[derive(Clone)]
+enum Open {
+    Dataset(Arc<Dataset>),
+    KeyValueStore(Arc<KeyValueStore>),
+    RequestQueue(Arc<RequestQueue>),
+}
+
+/// Storages open in this process, by type and directory.
+#[derive(Default)]
+struct Registry {
+    open: HashMap<(Kind, String), Open>,
+}
+
+/// A storage folder: opens, creates, lists and drops storages, one instance per storage.
+pub struct Storages {
+    cfg: StorageConfig,
+    registry: Mutex<Registry>,
+}
+
+impl std::fmt::Debug for Storages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storages").field("cfg", &self.cfg).finish_non_exhaustive()
+    }
+}
+
+/// `^([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$`, at most 63 characters.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(StorageError::InvalidName(format!(
+            "storage name {name:?} is invalid: use 1 to 63 letters, digits and inner hyphens"
+        )))
+    }
+}
+
+/// An alias may be any directory name except `""`, `.`, `..` and `default` (W6), with no
+/// `/`, `\` or NUL.
+pub fn validate_alias(alias: &str) -> Result<()> {
+    if matches!(alias, "" | "." | "..") || alias.contains(['/', '\\', '\0']) {
+        return Err(StorageError::InvalidName(format!("storage alias {alias:?} is not a valid directory name")));
+    }
+    if alias == "default" || alias == "__default__" {
+        return Err(StorageError::InvalidName("the alias \"default\" is reserved for the default storage".into()));
+    }
+    Ok(())
+}
+
+/// A new storage ID: 17 characters of `[a-zA-Z0-9]` from the OS's CSPRNG.
+pub fn new_id() -> String {
+    const ALPHABET: &[u8; 62] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut out = String::with_capacity(17);
+    while out.len() < 17 {
+        let mut buf = [0u8; 32];
+        getrandom::fill(&mut buf).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
+        // Rejection sampling keeps the distribution uniform.
+        for b in buf {
+            if b < 248 && out.len() < 17 {
+                out.push(ALPHABET[(b % 62) as usize] as char);
+            }
+        }
+    }
+    out
+}
+
+impl Storages {
+    /// Uses the folder described by `cfg` (created on first write).
+    pub fn new(cfg: StorageConfig) -> Self {
+        Self { cfg, registry: Mutex::new(Registry::default()) }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &StorageConfig {
+        &self.cfg
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn type_dir(&self, kind: Kind) -> PathBuf {
+        self.cfg.root.join(kind.dir())
+    }
+
+    /// Finds the directory of a storage by ID, scanning metadata (unreadable ones skipped).
+    fn find_by_id(&self, kind: Kind, id: &str) -> Result<Option<String>> {
+        let reg = self.registry();
+        for ((k, dir), open) in &reg.open {
+            let open_id = match open {
+                Open::Dataset(d) => d.id(),
+                Open::KeyValueStore(s) => s.id(),
+                Open::RequestQueue(q) => q.id(),
+            };
+            if *k == kind && open_id == id {
+                return Ok(Some(dir.clone()));
+            }
+        }
+        drop(reg);
+        let type_dir = self.type_dir(kind);
+        let entries = match fs::read_dir(&type_dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StorageError::io(format!("listing {}", type_dir.display()))(e)),
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if let Ok(Some(m)) = StorageMeta::read(&entry.path())
+                && m.id == id
+            {
+                return Ok(entry.file_name().to_str().map(str::to_owned));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Resolves a target to its directory name and the name its metadata must carry.
+    fn resolve(&self, kind: Kind, target: &Target, create: bool) -> Result<(String, Option<String>, Claim)> {
+        Ok(match target {
+            Target::Default => ("default".into(), None, Claim::Unnamed),
+            Target::Name(n) => {
+                validate_name(n)?;
+                (n.clone(), Some(n.clone()), Claim::Named)
+            }
+            Target::Alias(a) => {
+                validate_alias(a)?;
+                (a.clone(), None, Claim::Unnamed)
+            }
+            Target::Id(id) => {
+                let _ = create;
+                let dir = self
+                    .find_by_id(kind, id)?
+                    .ok_or_else(|| StorageError::NotFound { kind: kind.label(), what: format!("ID {id:?}") })?;
+                (dir, None, Claim::Any)
+            }
+        })
+    }
+
+    fn open_generic<T>(
+        &self,
+        kind: Kind,
+        target: &Target,
+        wrap: fn(Arc<T>) -> Open,
+        unwrap: fn(&Open) -> Option<Arc<T>>,
+        open: impl FnOnce(&Path, StorageMeta, StorageLock, &StorageConfig) -> Result<T>,
+    ) -> Result<(Arc<T>, bool)> {
+        let (dir_name, name, claim) = self.resolve(kind, target, true)?;
+        let mut reg = self.registry();
+        if let Some(existing) = reg.open.get(&(kind, dir_name.clone())).and_then(unwrap) {
+            return Ok((existing, false));
+        }
+        let dir = self.type_dir(kind).join(&dir_name);
+        fs::create_dir_all(&dir).map_err(StorageError::io(format!("creating {}", dir.display())))?;
+        let lock = StorageLock::acquire(&self.cfg.root, kind.dir(), &dir_name).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                StorageError::InUse(e.to_string())
+            } else {
+                StorageError::io("locking the storage")(e)
+            }
+        })?;
+        let now = self.cfg.clock.now();
+        let (meta, created) = match StorageMeta::read(&dir)? {
+            Some(m) => {
+                claim.check(kind, &dir_name, &m)?;
+                (m, false)
+            }
+            // A directory without metadata is adopted (as the reference does).
+            None => (StorageMeta::new(new_id(), name, now), true),
+        };
+        let storage = Arc::new(open(&dir, meta, lock, &self.cfg)?);
+        reg.open.insert((kind, dir_name), wrap(storage.clone()));
+        Ok((storage, created))
+    }
+
+    /// Opens (creating if needed) a dataset; `true` when it was created.
+    pub fn open_dataset(&self, target: &Target) -> Result<(Arc<Dataset>, bool)> {
+        self.open_generic(
+            Kind::Dataset,
+            target,
+            Open::Dataset,
+            |o| if let Open::Dataset(d) = o { Some(d.clone()) } else { None },
+            Dataset::open,
+        )
+    }
+
+    /// Opens (creating if needed) a key-value store; `true` when it was created.
+    pub fn open_key_value_store(&self, target: &Target) -> Result<(Arc<KeyValueStore>, bool)> {
+        self.open_generic(
+            Kind::KeyValueStore,
+            target,
+            Open::KeyValueStore,
+            |o| if let Open::KeyValueStore(s) = o { Some(s.clone()) } else { None },
+            KeyValueStore::open,
+        )
+    }
+
+    /// Opens (creating if needed) a request queue; `true` when it was created.
+    pub fn open_request_queue(&self, target: &Target) -> Result<(Arc<RequestQueue>, bool)> {
+        self.open_generic(
+            Kind::RequestQueue,
+            target,
+            Open::RequestQueue,
+            |o| if let Open::RequestQueue(q) = o { Some(q.clone()) } else { None },
+            RequestQueue::open,
+        )
+    }
+
+    /// Metadata of every storage of a kind (unreadable ones skipped), sorted by creation.
+    pub fn list(&self, kind: Kind) -> Result<Vec<(String, StorageMeta)>> {
+        let type_dir = self.type_dir(kind);
+        let mut out = Vec::new();
+        // Open storages report their live metadata (it may be newer than the file).
+        let live: HashMap<String, StorageMeta> = self
+            .registry()
+            .open
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .map(|((_, dir), o)| {
+                let m = match o {
+                    Open::Dataset(d) => d.meta(),
+                    Open::KeyValueStore(s) => s.meta(),
+                    Open::RequestQueue(q) => q.meta(),
+                };
+                (dir.clone(), m)
+            })
+            .collect();
+        if let Ok(entries) = fs::read_dir(&type_dir) {
+            for entry in entries.flatten() {
+                if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                let Some(dir) = entry.file_name().to_str().map(str::to_owned) else { continue };
+                if let Some(m) = live.get(&dir) {
+                    out.push((dir, m.clone()));
+                } else if let Ok(Some(m)) = StorageMeta::read(&entry.path()) {
+                    out.push((dir, m));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.1.created_at.cmp(&b.1.created_at).then_with(|| a.1.id.cmp(&b.1.id)));
+        Ok(out)
+    }
+
+    /// Deletes a storage's directory and forgets it (`drop()`); dropping a request queue
+    /// also deletes its `__RQ_STATE_<id>` record (W16).
+    pub fn drop_storage(&self, kind: Kind, target: &Target) -> Result<bool> {
+        let dir_name = match self.resolve(kind, target, false) {
+            Ok((d, ..)) => d,
+            Err(StorageError::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let removed = self.registry().open.remove(&(kind, dir_name.clone()));
+        let id = match &removed {
+            Some(Open::RequestQueue(q)) => Some(q.id().to_owned()),
+            _ => None,
+        };
+        drop(removed);
+        let dir = self.type_dir(kind).join(&dir_name);
+        let existed = dir.exists();
+        if existed {
+            let meta_id = StorageMeta::read(&dir).ok().flatten().map(|m| m.id);
+            fs::remove_dir_all(&dir).map_err(StorageError::io(format!("deleting {}", dir.display())))?;
+            crate::fsio::sync_dir(&self.type_dir(kind)).ok();
+            if kind == Kind::RequestQueue
+                && let Some(id) = id.or(meta_id)
+                && let Ok((kvs, _)) = self.open_key_value_store(&Target::Default)
+            {
+                kvs.delete_raw(&format!("__RQ_STATE_{id}"))?;
+            }
+        }
+        Ok(existed)
+    }
+
+    /// Renames a named storage: its directory follows its name.
+    pub fn rename(&self, kind: Kind, target: &Target, new_name: &str) -> Result<()> {
+        validate_name(new_name)?;
+        let (dir_name, ..) = self.resolve(kind, target, false)?;
+        if dir_name == new_name {
+            return Ok(());
+        }
+        let to = self.type_dir(kind).join(new_name);
+        if to.exists() {
+            return Err(StorageError::InvalidName(format!("a {} named {new_name:?} already exists", kind.label())));
+        }
+        let mut reg = self.registry();
+        let open = reg.open.remove(&(kind, dir_name.clone()));
+        let from = self.type_dir(kind).join(&dir_name);
+        // The lock file is per directory name; a reopen takes the new one.
+        drop(open);
+        fs::rename(&from, &to).map_err(StorageError::io(format!("renaming {}", from.display())))?;
+        let mut meta = StorageMeta::read(&to)?.ok_or_else(|| StorageError::Corrupt {
+            path: to.join("__metadata__.json"),
+            detail: "missing after rename".into(),
+        })?;
+        meta.name = Some(new_name.to_owned());
+        meta.modified_at = self.cfg.clock.now();
+        meta.write(&to, self.cfg.durability)?;
+        Ok(())
+    }
+
+    /// Writes everything kept in memory: `accessed_at` of read storages and the
+    /// compatibility state records of request queues (for the Python SDK's reader).
+    pub fn flush(&self) -> Result<()> {
+        let opened: Vec<Open> = self.registry().open.values().cloned().collect();
+        let mut states = Vec::new();
+        for o in &opened {
+            match o {
+                Open::Dataset(d) => d.flush()?,
+                Open::KeyValueStore(s) => s.flush()?,
+                Open::RequestQueue(q) => {
+                    q.flush()?;
+                    states.push((q.id().to_owned(), q.compat_state()));
+                }
+            }
+        }
+        if !states.is_empty() {
+            let (kvs, _) = self.open_key_value_store(&Target::Default)?;
+            for (id, state) in states {
+                kvs.set_raw(
+                    &format!("__RQ_STATE_{id}"),
+                    crate::format::pyjson::to_string_pretty(&state).as_bytes(),
+                    "application/json",
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Storages {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::warn!(error = %e, "flushing local storages failed");
+        }
+    }
+}
+
+/// What a directory's metadata must say about its name (W6: names and aliases do not mix).
+#[derive(Debug, Clone, Copy)]
+enum Claim {
+    Named,
+    Unnamed,
+    Any,
+}
+
+impl Claim {
+    fn check(self, kind: Kind, dir: &str, meta: &StorageMeta) -> Result<()> {
+        match (self, &meta.name) {
+            (Self::Named, None) if dir != "default" => Err(StorageError::InvalidName(format!(
+                "{}/{dir} belongs to an unnamed storage (an alias); it cannot be opened by name",
+                kind.dir()
+            ))),
+            (Self::Named, None) => {
+                Err(StorageError::InvalidName("\"default\" is the default storage, not a name".into()))
+            }
+            (Self::Unnamed, Some(n)) => Err(StorageError::InvalidName(format!(
+                "{}/{dir} belongs to the storage named {n:?}; it cannot be opened by alias",
+                kind.dir()
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
