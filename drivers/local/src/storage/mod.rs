@@ -16,7 +16,9 @@ use time::OffsetDateTime;
 pub use dataset::{Dataset, ItemQuery, ItemsPage};
 pub use key_value_store::{KeyInfo, KeyValueStore, Record, encode_key, validate_key};
 pub use meta::StorageMeta;
-pub use request_queue::{AddOutcome, HeadItem, LockedHead, RequestEntry, RequestQueue, RequestRef, StoredRequest};
+pub use request_queue::{
+    AddOutcome, BatchDeleted, HeadItem, LockedHead, RequestEntry, RequestQueue, RequestRef, StoredRequest,
+};
 
 use crate::error::{Result, StorageError};
 use crate::fsio::{Durability, StorageLock};
