@@ -1,5 +1,8 @@
 //! apify-tests: shared test support for the Apify client crates.
 
+pub mod emulator;
+pub mod python;
 pub mod server;
 
+pub use emulator::Emulator;
 pub use server::{RecordedRequest, Reply, ScriptedServer};

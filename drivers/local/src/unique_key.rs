@@ -954,7 +954,11 @@ fn nameprep_bidi_ok(label: &str) -> bool {
         (0xfe76, 0xfefc),
     ];
     let rand_al = |c: char| RAND_AL.iter().any(|&(lo, hi)| (lo..=hi).contains(&u32::from(c)));
-    let rtl_script_mark = |c: char| matches!(u32::from(c), 0x591..=0x5c7 | 0x610..=0x61a | 0x64b..=0x65f | 0x670 | 0x6d6..=0x6ed | 0x711 | 0x730..=0x74a | 0x7a6..=0x7b0);
+    let rtl_script_mark = |c: char| {
+        matches!(u32::from(c),
+            0x591..=0x5c7 | 0x610..=0x61a | 0x64b..=0x65f | 0x670 | 0x6d6..=0x6ed | 0x711 | 0x730..=0x74a
+            | 0x7a6..=0x7b0)
+    };
     if !label.chars().any(rand_al) {
         return true;
     }
