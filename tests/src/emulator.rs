@@ -26,11 +26,13 @@ impl Emulator {
         let mut cfg = StorageConfig::new(storage_dir);
         cfg.durability = Durability::Relaxed;
         let storages = Arc::new(Storages::new(cfg));
-        let api = LocalApi::new(storages.clone(), ApiConfig { token: token.map(str::to_owned), ..ApiConfig::default() });
+        let api =
+            LocalApi::new(storages.clone(), ApiConfig { token: token.map(str::to_owned), ..ApiConfig::default() });
         let (url_tx, url_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            let rt =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
             rt.block_on(async move {
                 let server = Server::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), api, Duration::from_secs(60))
                     .await

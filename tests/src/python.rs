@@ -39,7 +39,8 @@ pub fn python() -> PathBuf {
             if let Some(p) = std::env::var_os("APIFY_TEST_PYTHON") {
                 return PathBuf::from(p);
             }
-            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
+            let target =
+                std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
             let env = target.join("apify-pyenv");
             fs::create_dir_all(&target).expect("creating the target directory");
             let lock = OpenOptions::new()
@@ -57,7 +58,9 @@ pub fn python() -> PathBuf {
                 let reqs = target.join("apify-pyenv-requirements.txt");
                 fs::write(&reqs, REQUIREMENTS).expect("writing requirements");
                 run(
-                    Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&reqs),
+                    Command::new(&python)
+                        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+                        .arg(&reqs),
                     "pip install of the Python reference packages",
                 );
                 fs::write(&marker, REQUIREMENTS).expect("writing the venv marker");

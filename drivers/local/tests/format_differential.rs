@@ -238,9 +238,15 @@ fn special_floats() -> Vec<f64> {
 /// A float with a short decimal form, at any magnitude, or an arbitrary finite bit pattern.
 fn gen_float(rng: &mut Rng) -> f64 {
     loop {
-        let f = match rng.below(3) {
+        let f = match rng.below(4) {
             0 => f64::from_bits(rng.next()),
+            // A short odd binary mantissa: the exact decimal value is often halfway between two
+            // shortest candidates, where CPython rounds to even.
             1 => {
+                let power = f64::from_bits(((rng.range(-1022, 1023) + 1023) as u64) << 52);
+                (rng.below(1 << 20) | 1) as f64 * power
+            }
+            2 => {
                 let digits = rng.range(1, 17) as u32;
                 let mantissa = rng.below(10u64.pow(digits));
                 let exp = rng.range(-340, 320);

@@ -559,6 +559,15 @@ mod tests {
     }
 
     #[test]
+    fn floats_break_ties_to_even_like_cpython() {
+        // The exact values end in 5 just past the 17th digit; both neighbours round-trip.
+        assert_eq!(float(2f64.powi(-25)), "2.9802322387695312e-08");
+        assert_eq!(float(1e15 + 0.25), "1000000000000000.2");
+        assert_eq!(float(-(200_059_461_439_326.0 + 0.125)), "-200059461439326.12");
+        assert_eq!(float(2.5), "2.5");
+    }
+
+    #[test]
     fn non_finite_floats_cannot_reach_the_writer() {
         // serde_json turns them into `null`, so the writer never has to produce `NaN`.
         assert_eq!(dumps(&json!(f64::NAN)), "null");

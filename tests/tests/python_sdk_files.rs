@@ -1,0 +1,6 @@
+//! placeholder
+#[test]
+fn bootstrap() {
+    let p = apify_tests::python::python();
+    assert!(p.exists());
+}
