@@ -176,10 +176,13 @@ impl Actor {
         storage.input_key = c.input_key.clone();
         storage.durability = c.local_durability;
         let storages = Arc::new(Storages::new(storage));
-        let api = LocalApi::new(
-            storages.clone(),
-            ApiConfig { public_base: c.api_public_base_url.clone(), ..ApiConfig::default() },
-        );
+        let api_cfg = ApiConfig {
+            public_base: c.api_public_base_url.clone(),
+            // Any key that makes a safe file name, as the Python SDK's local storage.
+            strict_record_keys: false,
+            ..ApiConfig::default()
+        };
+        let api = LocalApi::new(storages.clone(), api_cfg);
         // Local calls: nothing to compress or retry.
         let cfg = Config::new().with_max_retries(0).with_request_compression(RequestCompression::Off);
         let client = ApifyClient::with_custom_http_client(cfg, LocalClient::with_api(api));

@@ -93,6 +93,9 @@ impl RequestQueue {
         let request = request.into_request()?;
         let unique_key = request.unique_key.clone();
         let r = dispatch!(self.backend, c => rq!(self, c).add_request(request).forefront(forefront).await?);
+        if forefront && !r.was_already_handled {
+            self.release_buffer().await;
+        }
         Ok(ProcessedRequest {
             id: r.request_id,
             unique_key,
@@ -119,6 +122,9 @@ impl RequestQueue {
             }
             let result =
                 dispatch!(self.backend, c => rq!(self, c).batch_add_requests(&pending).forefront(forefront).await?);
+            if forefront {
+                self.release_buffer().await;
+            }
             out.extend(result.processed_requests.into_iter().map(|p| ProcessedRequest {
                 id: p.request_id,
                 unique_key: p.unique_key,
@@ -179,6 +185,15 @@ impl RequestQueue {
         }
     }
 
+    /// Unlocks the requests locked ahead of time but not handed out, so that a request
+    /// just put at the front is served next (as the Python SDK serves it).
+    async fn release_buffer(&self) {
+        let ids: Vec<String> = self.state().buffer.drain(..).map(|(id, _)| id).collect();
+        for id in ids {
+            let _ = dispatch!(self.backend, c => rq!(self, c).delete_request_lock(&id).await);
+        }
+    }
+
     fn take_in_progress(&self, request: &Request) -> Option<String> {
         let id = request.id.clone()?;
         self.state().in_progress.remove(&id).map(|()| id)
@@ -214,6 +229,9 @@ impl RequestQueue {
         let reg = dispatch!(self.backend, c => rq!(self, c).update_request(r).forefront(forefront).await?);
         // Release our lock too (the platform may keep it after an update); already free is fine.
         let _ = dispatch!(self.backend, c => rq!(self, c).delete_request_lock(&id).forefront(forefront).await);
+        if forefront {
+            self.release_buffer().await;
+        }
         Ok(Some(ProcessedRequest {
             id,
             unique_key: request.unique_key.clone(),

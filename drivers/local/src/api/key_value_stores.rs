@@ -12,9 +12,9 @@ use crate::storage::{KeyValueStore, Kind, encode_key, validate_key};
 
 /// The platform's key rule, `^[a-zA-Z0-9!\-_.'()]{1,256}$`, plus the file-system hazards
 /// the platform pattern lets through (W12).
-fn check_key(key: &str) -> ApiResult<()> {
-    let platform_ok =
-        (1..=256).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"!-_.'()".contains(&b));
+fn check_key(key: &str, strict: bool) -> ApiResult<()> {
+    let platform_ok = !strict
+        || (1..=256).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"!-_.'()".contains(&b));
     if !platform_ok {
         return Err(ApiFailure::invalid_key(format!(
             "Record key {key:?} contains invalid character(s); allowed are a-z, A-Z, 0-9 and !-_.'() (1 to 256 characters)"
@@ -117,7 +117,7 @@ impl LocalApi {
     }
 
     fn set_record(&self, id: &str, key: &str, call: &Call<'_>) -> ApiResult {
-        check_key(key)?;
+        check_key(key, self.config().strict_record_keys)?;
         // The value is stored decoded: the encoding was only for the transfer.
         let body = call.body()?;
         let content_type = call
@@ -150,12 +150,20 @@ mod tests {
 
     #[test]
     fn platform_key_rule() {
-        for ok in ["INPUT", "a.b-c_d!(e)'f", &"k".repeat(256)] {
-            assert!(check_key(ok).is_ok(), "{ok}");
+        for ok in ["INPUT", "a.b-c_d!(e)'f", &"k".repeat(200)] {
+            assert!(check_key(ok, true).is_ok(), "{ok}");
         }
+        // The platform takes 256 characters; a file name has room for 200 (W12).
+        let e = check_key(&"k".repeat(256), true).unwrap_err();
+        assert!(e.message.contains("longer than 200 bytes"), "{}", e.message);
         for bad in ["", "a b", "a/b", "klíč", "..", ".", "__metadata__.json", &"k".repeat(257)] {
-            let e = check_key(bad).unwrap_err();
+            let e = check_key(bad, true).unwrap_err();
             assert_eq!((e.status, e.kind), (StatusCode::BAD_REQUEST, "invalid-record-key"), "{bad:?}");
+        }
+        // The SDK's local mode takes any key that makes a safe file name.
+        assert!(check_key("weird key/with spaces?&#", false).is_ok());
+        for bad in ["", "..", "__metadata__.json", "x.__metadata__.json"] {
+            assert!(check_key(bad, false).is_err(), "{bad:?}");
         }
     }
 }

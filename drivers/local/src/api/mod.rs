@@ -37,6 +37,10 @@ pub struct ApiConfig {
     pub console_base: String,
     /// Base of public URLs in storage objects (`{public_base}/v2/...`).
     pub public_base: String,
+    /// Enforce the platform's record-key pattern `^[a-zA-Z0-9!\-_.'()]{1,256}$` (the
+    /// emulator does, so code tested locally fails as on the platform). Off, any key that
+    /// makes a safe file name is accepted, as the Python SDK's local storage does.
+    pub strict_record_keys: bool,
 }
 
 impl Default for ApiConfig {
@@ -47,6 +51,7 @@ impl Default for ApiConfig {
             username: "local".into(),
             console_base: "https://console.apify.com".into(),
             public_base: "https://api.apify.com".into(),
+            strict_record_keys: true,
         }
     }
 }

@@ -92,6 +92,12 @@ pub(crate) fn remove_stale_temp_files(dir: &Path) {
     }
 }
 
+impl std::fmt::Debug for Dataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dataset").field("id", &self.id).field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
 impl Dataset {
     pub(crate) fn open(dir: &Path, mut meta: StorageMeta, lock: StorageLock, cfg: &StorageConfig) -> Result<Self> {
         remove_stale_temp_files(dir);

@@ -122,6 +122,12 @@ fn input_content_type(name: &str, bytes: &[u8]) -> &'static str {
     }
 }
 
+impl std::fmt::Debug for KeyValueStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyValueStore").field("id", &self.id).field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
 impl KeyValueStore {
     pub(crate) fn open(dir: &Path, meta: StorageMeta, lock: StorageLock, cfg: &StorageConfig) -> Result<Self> {
         let names: Vec<String> = fs::read_dir(dir)

@@ -326,6 +326,12 @@ fn decode_cursor(cursor: &str) -> Result<i64> {
         .ok_or_else(|| StorageError::InvalidArgument(format!("cursor {cursor:?} is not valid")))
 }
 
+impl std::fmt::Debug for RequestQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestQueue").field("id", &self.id).field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
 impl RequestQueue {
     pub(crate) fn open(dir: &Path, mut meta: StorageMeta, lock: StorageLock, cfg: &StorageConfig) -> Result<Self> {
         super::dataset::remove_stale_temp_files(dir);
