@@ -7,7 +7,7 @@ including the error paths (404 -> None, 400, 401, 413). Every check is an `asser
 message, so any mismatch fails the script (and the Rust test running it) loudly.
 
 Known emulator bugs are wrapped in `known_bug(...)` (marked `# EMULATOR BUG:`): the check still
-runs, a failure is reported as "KNOWN EMULATOR BUG" and skipped, and a check that passes fails
+runs, a failure with the bug's symptom is reported as "KNOWN EMULATOR BUG" and skipped, and a check that passes fails
 the script so that the skip gets removed once the bug is fixed.
 
 The last line of stdout is `RESULT <json>`: IDs and expectations the Rust side checks on disk.
@@ -21,6 +21,7 @@ import json
 import sys
 import time
 import traceback
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
@@ -73,6 +74,14 @@ def calls_during(fn):
     return result, exchanges[start:]
 
 
+def sent_json(exchange):
+    """The JSON body of a recorded request (gunzipped if the client compressed it)."""
+    body = exchange.body
+    if exchange.headers.get('content-encoding') == 'gzip':
+        body = gzip.decompress(body)
+    return json.loads(body)
+
+
 def last_status():
     return exchanges[-1].status
 
@@ -82,14 +91,18 @@ def last_status():
 known_bugs_seen: list[str] = []
 
 
-def known_bug(name, check):
-    """Runs a check that fails because of a known emulator bug: a failure is reported and skipped,
-    a pass fails the script (the bug is fixed: remove the skip)."""
+def known_bug(name, symptom, check):
+    """Runs a check that fails because of a known emulator bug. A failure whose text contains
+    `symptom` is reported and skipped; any other failure is raised; a pass fails the script (the
+    bug is fixed: remove the skip)."""
     try:
         check()
-    except Exception as e:  # noqa: BLE001 - any failure of the check is the known bug
+    except Exception as e:  # noqa: BLE001 - the symptom decides
+        text = f'{type(e).__name__}: {e}'
+        if symptom not in text:
+            raise
         known_bugs_seen.append(name)
-        print(f'KNOWN EMULATOR BUG (skipped) {name}: {type(e).__name__}: {str(e).splitlines()[0][:300]}')
+        print(f'KNOWN EMULATOR BUG (skipped) {name}: {" ".join(text.split())[:300]}')
         return
     raise AssertionError(f'known emulator bug {name!r} no longer reproduces: remove its EMULATOR BUG skip')
 
@@ -127,7 +140,7 @@ def section(title):
 # --- §2 Storage collections ----------------------------------------------------------------------
 
 
-def check_collection(kind, col, has_unnamed_bug):
+def check_collection(kind, col):
     section(f'collection {kind}')
     a = col.get_or_create(name=f'{kind}-a')
     assert last_status() == 201, f'{kind}: get_or_create of a new name must answer 201, got {last_status()}'
@@ -152,6 +165,8 @@ def check_collection(kind, col, has_unnamed_bug):
     assert ids(page.items) == [a.id] and page.limit == 1 and page.count == 1 and page.total == 2, f'{kind}: {page}'
     page = col.list(offset=1)
     assert ids(page.items) == [b.id] and page.offset == 1 and page.total == 2, f'{kind}: list(offset=1) {page}'
+    page = col.list(ownership='ownedByMe')
+    assert ids(page.items) == [a.id, b.id], f'{kind}: list(ownership=ownedByMe) lists the local storages'
     page = col.list(desc=True)
     assert ids(page.items) == [b.id, a.id] and page.desc is True, f'{kind}: list(desc=True) {ids(page.items)}'
 
@@ -161,12 +176,7 @@ def check_collection(kind, col, has_unnamed_bug):
         assert got == [a.id, b.id, unnamed.id, unnamed2.id], f'{kind}: list(unnamed=True) {got}'
         assert page.total == 4, f'{kind}: list(unnamed=True) total {page.total}'
 
-    if has_unnamed_bug:
-        # EMULATOR BUG: unnamed storages are listed with `"name": null`; DatasetListItem and
-        # RequestQueueShort require a string name, so the official client's model validation fails.
-        known_bug(f'{kind}-list-unnamed-name-null', list_unnamed)
-    else:
-        list_unnamed()
+    list_unnamed()
 
     assert ids(col.iterate(chunk_size=1)) == [a.id, b.id], f'{kind}: iterate(chunk_size=1)'
     assert ids(col.iterate(limit=1)) == [a.id], f'{kind}: iterate(limit=1)'
@@ -180,8 +190,7 @@ def check_collection(kind, col, has_unnamed_bug):
         # page, then one empty page.
         assert len(calls) == 2, f'{kind}: iterate() without chunk_size took {len(calls)} requests'
 
-    # EMULATOR BUG: `limit=0` is clamped to 1 (collections.rs), so iterate() pages one storage at a time.
-    known_bug(f'{kind}-list-limit-0', iterate_pages)
+    iterate_pages()
     return a, b, unnamed
 
 
@@ -277,13 +286,18 @@ def check_dataset():
         raw = ds.get_items_as_bytes(item_format='csv', fields=['n'])
         assert raw.startswith(b'\xef\xbb\xbf'), f'CSV without bom= must start with a BOM: {raw[:8]!r}'
 
-    # EMULATOR BUG: CSV exports get a BOM only with bom=1; the platform prefixes CSV with one by default.
-    known_bug('dataset-csv-bom-default', csv_bom_by_default)
+    csv_bom_by_default()
 
     with ds.stream_items(item_format='jsonl') as response:
         assert response.status_code == 200, f'stream_items status {response.status_code}'
         streamed = b''.join(response.iter_bytes())
     assert [json.loads(line) for line in streamed.decode().splitlines()] == ITEMS, 'stream_items jsonl'
+
+    def statistics():
+        stats = ds.get_statistics()
+        assert stats is not None, 'get_statistics returns DatasetStatistics'
+
+    statistics()
 
     # create_items_public_url: a URL on the public base, that serves the items.
     public = ds.create_items_public_url()
@@ -297,9 +311,7 @@ def check_dataset():
         url = str(ds.get().items_public_url)
         assert url.startswith(URL), f'itemsPublicUrl must point at the emulator, got {url}'
 
-    # EMULATOR BUG: itemsPublicUrl/keysPublicUrl/recordPublicUrl use ApiConfig.public_base, which
-    # defaults to https://api.apify.com even when served by the emulator.
-    known_bug('public-urls-point-to-platform', items_public_url_is_local)
+    items_public_url_is_local()
 
     # A large push (> 1 MB) is gzipped by the client and decoded by the emulator.
     large = [{'i': i, 'text': f'item {i} ' + 'lorem ipsum ' * 50} for i in range(2000)]
@@ -340,6 +352,7 @@ def check_dataset():
 BIG_JSON = {'data': ['value %d' % i for i in range(30000)]}
 BYTES = bytes(range(256)) * 3
 PRE_GZIPPED_TEXT = 'pre-compressed text ' * 200
+ODD_KEY = "odd!key'(1)_-.txt"
 
 
 def check_key_value_store():
@@ -359,6 +372,7 @@ def check_key_value_store():
     kvs.set_record('html', '<p>hi</p>', content_type='text/html')
     kvs.set_record('json-string', '{"x": 1}', content_type='application/json')
     kvs.set_record('xml', b'<a>1</a>', content_type='application/xml')
+    kvs.set_record(ODD_KEY, 'odd')  # every character the platform allows besides letters and digits
     _, calls = calls_during(lambda: kvs.set_record('big-json', BIG_JSON))
     assert calls[0].headers.get('content-encoding') == 'gzip', f'a big record must be gzipped: {calls[0].headers}'
     kvs.set_record(
@@ -377,6 +391,8 @@ def check_key_value_store():
     assert rec['value'] == '<p>hi</p>' and rec['content_type'] == 'text/html', f'html {rec}'
     rec = kvs.get_record('json-string')
     assert rec['value'] == {'x': 1}, f'a JSON string with a JSON content type is stored verbatim: {rec}'
+    rec = kvs.get_record(ODD_KEY)
+    assert rec['key'] == ODD_KEY and rec['value'] == 'odd', f'a key with !-_.\'() {rec}'
     rec = kvs.get_record('xml')
     assert rec['value'] == '<a>1</a>' and rec['content_type'] == 'application/xml', f'xml {rec}'
     assert kvs.get_record('big-json')['value'] == BIG_JSON, 'the gzipped record reads back'
@@ -397,7 +413,8 @@ def check_key_value_store():
     assert kvs.record_exists('missing') is False, 'record_exists of a missing key'
 
     # list_keys: order, paging, prefix, sizes.
-    keys = ['big-json', 'bytes', 'dict', 'html', 'json-string', 'pre-gzipped', 'text', 'xml']
+    # Ordered by the encoded file name (ODD_KEY is `odd%21key...`).
+    keys = ['big-json', 'bytes', 'dict', 'html', 'json-string', ODD_KEY, 'pre-gzipped', 'text', 'xml']
     listing = kvs.list_keys()
     assert [k.key for k in listing.items] == keys, f'list_keys order {[k.key for k in listing.items]}'
     assert listing.count == len(keys) and listing.is_truncated is False, f'list_keys {listing}'
@@ -421,8 +438,7 @@ def check_key_value_store():
         url = str(listing.items[0].record_public_url)
         assert url.startswith(URL), f'recordPublicUrl must point at the emulator, got {url}'
 
-    # EMULATOR BUG: see public-urls-point-to-platform.
-    known_bug('kvs-record-public-url-points-to-platform', record_public_url_is_local)
+    record_public_url_is_local()
 
     # get_record_public_url builds a URL on the public base; it serves the record.
     public = kvs.get_record_public_url('dict')
@@ -430,6 +446,12 @@ def check_key_value_store():
     status, content_type, body = fetch(public)
     assert status == 200 and json.loads(body) == {'a': 1, 'b': [1, 2], 'c': 'ž'}, 'public URL serves the record'
     assert content_type.startswith('application/json'), content_type
+
+    # create_keys_public_url: the keys listing on the public base, with the query given.
+    public = kvs.create_keys_public_url(limit=2, prefix='b')
+    assert public.startswith(f'{URL}/v2/key-value-stores/{created.id}/keys?'), f'keys public URL {public}'
+    _, _, body = fetch(public)
+    assert [i['key'] for i in json.loads(body)['data']['items']] == ['big-json', 'bytes'], f'keys URL serves {body!r}'
 
     # delete_record: a missing key is an error.
     kvs.delete_record('text')
@@ -514,8 +536,7 @@ def check_request_queue():
     assert len(posts) == 3, f'60 requests must go out in 3 batches, got {len(posts)}'
     assert all(c.status == 201 for c in posts), f'batch add statuses {[c.status for c in posts]}'
     assert all('forefront=false' in c.url and 'clientKey=client-one' in c.url for c in posts), posts[0].url
-    assert [len(json.loads(c.body if not c.headers.get('content-encoding') else gzip.decompress(c.body)))
-            for c in posts] == [25, 25, 10], 'batch sizes'
+    assert [len(sent_json(c)) for c in posts] == [25, 25, 10], 'batch sizes'
     assert len(result.processed_requests) == 60 and result.unprocessed_requests == [], f'batch add {result}'
     assert not any(p.was_already_present for p in result.processed_requests), 'all 60 are new'
     assert [p.unique_key for p in result.processed_requests] == [r['unique_key'] for r in batch], 'order kept'
@@ -602,8 +623,14 @@ def check_request_queue():
 
     # update_request with forefront moves an unlocked request to the front.
     tail = full.items[-1]
-    upd = c1.update_request(rq.get_request(tail.id).model_dump(by_alias=True, exclude_none=True), forefront=True)
+    changed = rq.get_request(tail.id).model_dump(by_alias=True, exclude_none=True)
+    changed.update(retryCount=2, errorMessages=['boom'], noRetry=True, loadedUrl='https://example.com/loaded')
+    upd = c1.update_request(changed, forefront=True)
     assert upd.was_already_present is True and c1.list_head(limit=1).items[0].id == tail.id, 'update forefront'
+    back = rq.get_request(tail.id)
+    assert (back.retry_count, back.error_messages, back.no_retry) == (2, ['boom'], True), f'update data {back}'
+    assert back.loaded_url == 'https://example.com/loaded' and back.handled_at is None, f'update data {back}'
+    assert c1.list_head(limit=1).items[0].retry_count == 2, 'the head shows the new retryCount'
     expect_api_error(lambda: c1.update_request({'id': 'NoSuchRequest00', **req('zzz')}), 404, cls=NotFoundError)
 
     # unlock_requests releases only the caller's locks.
@@ -613,13 +640,16 @@ def check_request_queue():
     assert unlocked.unlocked_count == 3, f'client one still held 3 locks: {unlocked}'
     assert c1.list_requests(filter=['locked']).items == [], 'nothing is locked after unlock_requests'
 
-    # A short lock expires and the request is handed out again.
-    short = c1.list_and_lock_head(lock_duration=timedelta(seconds=1), limit=1).items[0]
-    assert ids(c1.list_requests(filter=['locked']).items) == [short.id], 'the short lock is listed as locked'
+    # Short locks expire and the requests are handed out again; a lock prolonged with forefront=True
+    # puts its request at the head when it expires.
+    first, second = c1.list_and_lock_head(lock_duration=timedelta(seconds=1), limit=2).items
+    assert set(ids(c1.list_requests(filter=['locked']).items)) == {first.id, second.id}, 'two short locks'
+    c1.prolong_request_lock(second.id, lock_duration=timedelta(seconds=1), forefront=True)
     time.sleep(1.6)
-    relocked = c2.list_and_lock_head(lock_duration=timedelta(seconds=60), limit=1)
-    assert ids(relocked.items) == [short.id], f'an expired lock returns the request to the head: {relocked}'
-    c2.unlock_requests()
+    assert c1.list_requests(filter=['locked']).items == [], 'expired locks are not listed as locked'
+    relocked = c2.list_and_lock_head(lock_duration=timedelta(seconds=60), limit=2)
+    assert ids(relocked.items) == [second.id, first.id], f'expired locks return to the head: {relocked}'
+    assert c2.unlock_requests().unlocked_count == 2, 'client two unlocks its 2 locks'
 
     # delete_request / batch_delete_requests.
     victim = full.items[5]
@@ -638,10 +668,7 @@ def check_request_queue():
         result = c1.batch_delete_requests([{'unique_key': 'https://example.com/never-added'}])
         assert len(result.processed_requests) + len(result.unprocessed_requests) == 1, f'{result}'
 
-    # EMULATOR BUG: a reference that matches nothing comes back in unprocessedRequests as
-    # {"uniqueKey"} or {"id"} only; RequestDraft (OpenAPI) and UnprocessedRequest (client) require
-    # uniqueKey and url, so the official client's validation fails.
-    known_bug('rq-batch-delete-unprocessed-shape', batch_delete_missing)
+    batch_delete_missing()
 
     # update (rename) and delete on a throwaway queue.
     tmp = client.request_queue(client.request_queues().get_or_create(name='compat-rq-tmp').id)
@@ -670,9 +697,9 @@ def check_auth():
 def main():
     started = time.monotonic()
     collections = {
-        'datasets': check_collection('datasets', client.datasets(), has_unnamed_bug=True),
-        'key-value-stores': check_collection('key-value-stores', client.key_value_stores(), has_unnamed_bug=False),
-        'request-queues': check_collection('request-queues', client.request_queues(), has_unnamed_bug=True),
+        'datasets': check_collection('datasets', client.datasets()),
+        'key-value-stores': check_collection('key-value-stores', client.key_value_stores()),
+        'request-queues': check_collection('request-queues', client.request_queues()),
     }
     dataset = check_dataset()
     kvs = check_key_value_store()
@@ -687,12 +714,17 @@ def main():
         'kvs': {
             'id': kvs.id,
             'name': 'compat-kvs',
+            # Value files are named quote(key, safe='') (local-storage-format.md §5.1).
             'records': {
-                'dict': {'content_type_prefix': 'application/json', 'json': {'a': 1, 'b': [1, 2], 'c': 'ž'}},
-                'bytes': {'content_type_prefix': 'application/octet-stream', 'hex': BYTES.hex()},
-                'html': {'content_type_prefix': 'text/html', 'text': '<p>hi</p>'},
-                'big-json': {'content_type_prefix': 'application/json', 'json': BIG_JSON},
-                'pre-gzipped': {'content_type_prefix': 'text/plain', 'text': PRE_GZIPPED_TEXT},
+                key: {'file': urllib.parse.quote(key, safe=''), **expect}
+                for key, expect in {
+                    'dict': {'content_type_prefix': 'application/json', 'json': {'a': 1, 'b': [1, 2], 'c': 'ž'}},
+                    'bytes': {'content_type_prefix': 'application/octet-stream', 'hex': BYTES.hex()},
+                    'html': {'content_type_prefix': 'text/html', 'text': '<p>hi</p>'},
+                    'big-json': {'content_type_prefix': 'application/json', 'json': BIG_JSON},
+                    'pre-gzipped': {'content_type_prefix': 'text/plain', 'text': PRE_GZIPPED_TEXT},
+                    ODD_KEY: {'content_type_prefix': 'text/plain', 'text': 'odd'},
+                }.items()
             },
             'deleted': ['text'],
         },

@@ -26,8 +26,10 @@ impl Emulator {
         let mut cfg = StorageConfig::new(storage_dir);
         cfg.durability = Durability::Relaxed;
         let storages = Arc::new(Storages::new(cfg));
-        let api =
-            LocalApi::new(storages.clone(), ApiConfig { token: token.map(str::to_owned), ..ApiConfig::default() });
+        let api = LocalApi::new(
+            storages.clone(),
+            ApiConfig { token: token.map(str::to_owned), public_base: String::new(), ..ApiConfig::default() },
+        );
         let (url_tx, url_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {

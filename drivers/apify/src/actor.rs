@@ -300,6 +300,10 @@ impl Actor {
                             }
                         }
                     }
+                    Target::Unnamed(_) => {
+                        let o = client.$coll().get_or_create().await?;
+                        (o.id, o.name)
+                    }
                     Target::Default | Target::Alias(_) => {
                         let alias = match target {
                             Target::Alias(a) => a.as_str(),

@@ -30,6 +30,7 @@ impl Server {
     pub async fn bind(addr: SocketAddr, api: LocalApi, persist_every: Duration) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let api = api.serving_at(&format!("http://{addr}"));
         let (stop, mut stopped) = watch::channel(false);
         let api = Arc::new(api);
         let done = tokio::spawn(async move {

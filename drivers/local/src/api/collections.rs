@@ -2,7 +2,9 @@
 
 use http::StatusCode;
 
-use super::objects::{list_page, storage_object};
+use http::header::{HeaderValue, LOCATION};
+
+use super::objects::{collection, list_page, storage_object};
 use super::{ApiResult, Call, LocalApi, data};
 use crate::storage::{Kind, StorageMeta, Target, new_id};
 
@@ -10,7 +12,8 @@ impl LocalApi {
     pub(crate) fn list(&self, kind: Kind, call: &Call<'_>) -> ApiResult {
         let q = &call.query;
         let offset = q.u64("offset")?.unwrap_or(0) as usize;
-        let limit = q.u64("limit")?.unwrap_or(1000).clamp(1, 1000) as usize;
+        // `limit=0` (what the official client sends by default) lets the API decide.
+        let limit = q.u64("limit")?.filter(|l| *l > 0).unwrap_or(1000).min(1000) as usize;
         let desc = q.bool("desc")?;
         let unnamed = q.bool("unnamed")?;
         let mut all = self.storages().list(kind)?;
@@ -20,8 +23,20 @@ impl LocalApi {
             all.reverse();
         }
         let total = all.len();
-        let items =
-            all.into_iter().skip(offset).take(limit).map(|(_, m)| storage_object(self.config(), kind, &m)).collect();
+        let items = all
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(_, m)| {
+                let mut o = storage_object(self.config(), kind, &m);
+                // List items of datasets and queues require a string name; an unnamed
+                // storage is listed under its ID.
+                if kind != Kind::KeyValueStore && o["name"].is_null() {
+                    o["name"] = m.id.clone().into();
+                }
+                o
+            })
+            .collect();
         Ok(data(StatusCode::OK, list_page(items, total, offset, limit, desc, unnamed)))
     }
 
@@ -33,11 +48,19 @@ impl LocalApi {
         let target = match call.query.str("name") {
             Some(name) => Target::Name(name.to_owned()),
             // A new unnamed storage lives in a directory named after its ID.
-            None => Target::Alias(new_id()),
+            None => Target::Unnamed(new_id()),
         };
         let (meta, created) = self.open_meta(kind, &target)?;
         let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-        Ok(data(status, storage_object(self.config(), kind, &meta)))
+        let mut response = data(status, storage_object(self.config(), kind, &meta));
+        if created {
+            let url =
+                format!("{}/v2/{}/{}", self.config().public_base.trim_end_matches('/'), collection(kind), meta.id);
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                response.headers_mut().insert(LOCATION, v);
+            }
+        }
+        Ok(response)
     }
 
     fn open_meta(&self, kind: Kind, target: &Target) -> ApiResult<(StorageMeta, bool)> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue, LOCATION};
 use http::{Method, Response, StatusCode};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{ApiFailure, ApiResult, Call, LocalApi, json_response, method_not_allowed};
 use crate::storage::{Dataset, ItemQuery, ItemsPage, Kind};
@@ -31,13 +31,49 @@ impl LocalApi {
                 Method::POST => self.push_items(id, call),
                 _ => Err(method_not_allowed(m, &["GET", "HEAD", "POST"])),
             },
-            ["statistics"] => Err(ApiFailure::new(
-                StatusCode::NOT_FOUND,
-                "page-not-found",
-                "dataset statistics are not computed by the local storage",
-            )),
+            ["statistics"] => match *m {
+                Method::GET => self.statistics(id),
+                _ => Err(method_not_allowed(m, &["GET"])),
+            },
             _ => Err(ApiFailure::new(StatusCode::NOT_FOUND, "page-not-found", "no such dataset endpoint")),
         }
+    }
+
+    /// Per-field statistics of the top-level fields: `null` values, empty or missing
+    /// values, and the range of numeric values.
+    fn statistics(&self, id: &str) -> ApiResult {
+        let ds = self.dataset(id)?;
+        let page = ds.get_items(&ItemQuery::default())?;
+        let mut fields: Vec<String> = Vec::new();
+        for item in &page.items {
+            for k in item.as_object().into_iter().flat_map(Map::keys) {
+                if !fields.contains(k) {
+                    fields.push(k.clone());
+                }
+            }
+        }
+        let mut stats = Map::new();
+        for f in fields {
+            let (mut nulls, mut empty, mut min, mut max) = (0u64, 0u64, None::<f64>, None::<f64>);
+            for item in &page.items {
+                match item.get(&f) {
+                    Some(Value::Null) => nulls += 1,
+                    None => empty += 1,
+                    Some(Value::String(s)) if s.is_empty() => empty += 1,
+                    Some(Value::Array(a)) if a.is_empty() => empty += 1,
+                    Some(Value::Object(o)) if o.is_empty() => empty += 1,
+                    Some(Value::Number(n)) => {
+                        if let Some(x) = n.as_f64() {
+                            min = Some(min.map_or(x, |m: f64| m.min(x)));
+                            max = Some(max.map_or(x, |m: f64| m.max(x)));
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+            stats.insert(f, json!({"min": min, "max": max, "nullCount": nulls, "emptyCount": empty}));
+        }
+        Ok(super::data(StatusCode::OK, json!({ "fieldStatistics": stats })))
     }
 
     fn push_items(&self, id: &str, call: &Call<'_>) -> ApiResult {
@@ -82,7 +118,13 @@ impl LocalApi {
             "json" => (serde_json::to_vec(&page.items).unwrap_or_default(), "application/json; charset=utf-8"),
             "jsonl" => (jsonl(&page.items), "application/jsonl; charset=utf-8"),
             "csv" => (
-                csv(&page.items, q.str("delimiter"), q.bool("bom")?, q.bool("skipHeaderRow")?)?,
+                // CSV starts with a byte-order mark unless `bom=false` (as documented).
+                csv(
+                    &page.items,
+                    q.str("delimiter"),
+                    q.str("bom").is_none() || q.bool("bom")?,
+                    q.bool("skipHeaderRow")?,
+                )?,
                 "text/csv; charset=utf-8",
             ),
             other => {

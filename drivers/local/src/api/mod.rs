@@ -35,7 +35,8 @@ pub struct ApiConfig {
     pub username: String,
     /// Base of `consoleUrl` (`{console_base}/storage/datasets/{id}`).
     pub console_base: String,
-    /// Base of public URLs in storage objects (`{public_base}/v2/...`).
+    /// Base of public URLs in storage objects (`{public_base}/v2/...`); empty: the URL the
+    /// emulator serves at.
     pub public_base: String,
     /// Enforce the platform's record-key pattern `^[a-zA-Z0-9!\-_.'()]{1,256}$` (the
     /// emulator does, so code tested locally fails as on the platform). Off, any key that
@@ -94,7 +95,8 @@ impl From<StorageError> for ApiFailure {
             StorageError::NotFound { .. } | StorageError::ItemNotFound(_) => Self::not_found(msg),
             StorageError::InvalidName(_) => Self::new(StatusCode::BAD_REQUEST, "invalid-parameter", msg),
             StorageError::InvalidArgument(_) => Self::bad_request(msg),
-            StorageError::Locked(_) => Self::new(StatusCode::CONFLICT, "request-handled-or-locked", msg),
+            // The lock endpoints declare 403 (not 409) for a lock held by someone else.
+            StorageError::Locked(_) => Self::new(StatusCode::FORBIDDEN, "request-handled-or-locked", msg),
             StorageError::Collision { .. } => Self::new(StatusCode::CONFLICT, "request-queue-duplicate-requests", msg),
             StorageError::InUse(_) => Self::new(StatusCode::CONFLICT, "storage-in-use", msg),
             _ => {
@@ -251,6 +253,15 @@ impl LocalApi {
         Self { storages, cfg: Arc::new(cfg) }
     }
 
+    /// Uses `url` as the public base when none was configured (an empty `public_base`),
+    /// so that public URLs point at the server answering them.
+    pub fn serving_at(mut self, url: &str) -> Self {
+        if self.cfg.public_base.is_empty() {
+            Arc::make_mut(&mut self.cfg).public_base = url.to_owned();
+        }
+        self
+    }
+
     /// The storages served.
     pub fn storages(&self) -> &Arc<Storages> {
         &self.storages
@@ -352,7 +363,7 @@ impl Storages {
         match target {
             Target::Default => Ok(true),
             Target::Id(_) => Ok(true),
-            Target::Name(n) | Target::Alias(n) => {
+            Target::Name(n) | Target::Alias(n) | Target::Unnamed(n) => {
                 let dir = self.config().root.join(kind.dir()).join(n);
                 if dir.join("__metadata__.json").exists() {
                     Ok(true)

@@ -7,7 +7,7 @@ use super::ApiConfig;
 use crate::format::timestamp::format_api;
 use crate::storage::{Kind, StorageMeta};
 
-fn collection(kind: Kind) -> &'static str {
+pub(crate) fn collection(kind: Kind) -> &'static str {
     match kind {
         Kind::Dataset => "datasets",
         Kind::KeyValueStore => "key-value-stores",

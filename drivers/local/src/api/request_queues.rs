@@ -214,15 +214,13 @@ impl LocalApi {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let (done, missing) = self.rq(id)?.batch_delete(refs, call.client_key())?;
-        let processed: Vec<Value> = done.iter().map(|(i, k)| json!({"id": i, "uniqueKey": k})).collect();
-        let unprocessed: Vec<Value> = missing
-            .iter()
-            .map(|r| match r {
-                RequestRef::Id(i) => json!({"id": i}),
-                RequestRef::UniqueKey(k) => json!({"uniqueKey": k}),
-            })
-            .collect();
-        Ok(data(StatusCode::OK, json!({"processedRequests": processed, "unprocessedRequests": unprocessed})))
+        // A request that is not there is already as the caller wants it: processed.
+        let mut processed: Vec<Value> = done.iter().map(|(i, k)| json!({"id": i, "uniqueKey": k})).collect();
+        processed.extend(missing.iter().map(|r| match r {
+            RequestRef::Id(i) => json!({"id": i}),
+            RequestRef::UniqueKey(k) => json!({"uniqueKey": k}),
+        }));
+        Ok(data(StatusCode::OK, json!({"processedRequests": processed, "unprocessedRequests": []})))
     }
 
     fn list_requests(&self, id: &str, call: &Call<'_>) -> ApiResult {

@@ -70,6 +70,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let storages = Arc::new(Storages::new(cfg));
     let api_cfg = ApiConfig {
         token,
+        // Public URLs point at this server.
+        public_base: String::new(),
         user_id: std::env::var("APIFY_USER_ID").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "local".into()),
         ..ApiConfig::default()
     };

@@ -228,11 +228,17 @@ fn write_number<S: Sink>(out: &mut S, n: &Number) {
     } else {
         // Unreachable without serde_json's `arbitrary_precision`; with it, this keeps an integer
         // beyond 64 bits exact, as CPython does.
-        let mut buf = StackBuf::new();
-        match write!(buf, "{n}") {
-            Ok(()) => out.push_str(buf.as_str()),
-            Err(_) => out.push_str("null"),
-        }
+        let _ = write!(FmtSink(out), "{n}");
+    }
+}
+
+/// Lets `core::fmt` write straight into a [`Sink`].
+struct FmtSink<'a, S>(&'a mut S);
+
+impl<S: Sink> std::fmt::Write for FmtSink<'_, S> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.push_str(s);
+        Ok(())
     }
 }
 
@@ -254,29 +260,18 @@ fn write_u64<S: Sink>(out: &mut S, mut u: u64) {
 
 /// Writes a finite `f` like CPython's `float.__repr__`.
 fn write_float<S: Sink>(out: &mut S, f: f64) {
-    let Some(mut decimal) = Decimal::format(f, None) else {
+    let Some(mut decimal) = Decimal::shortest(f) else {
         out.push_str("null"); // Unreachable for a finite float.
         return;
     };
-    // Both Rust's `{:e}` and CPython's repr give the shortest digits that round-trip, and the one
-    // nearest to the exact value among them. When two are equally near, CPython (David Gay's dtoa)
-    // picks the even last digit while Rust rounds up: 2^-25 is `2.9802322387695312e-08` in Python.
-    // Rust's fixed-precision `{:.Ne}` rounds half to even, so it gives CPython's choice whenever that
-    // choice round-trips. Two candidates can only both round-trip from 16 digits on, so shorter ones
-    // skip this.
-    if decimal.len >= 15
-        && let Some(even) = Decimal::format(f, Some(decimal.len - 1))
-        && !even.same_as(&decimal)
-        && even.round_trips(f)
-    {
-        decimal = even;
-    }
+    decimal.break_tie_to_even(f);
     decimal.write(out);
 }
 
-/// The sign, significant digits and decimal exponent of a float, parsed from Rust's `{:e}` output.
+/// The sign, significant digits and decimal exponent of a float.
 struct Decimal {
     negative: bool,
+    /// ASCII digits; `{:e}` of an `f64` never has more than 17.
     digits: [u8; 24],
     len: usize,
     /// The decimal exponent of the first digit.
@@ -284,14 +279,11 @@ struct Decimal {
 }
 
 impl Decimal {
-    /// `{:e}` (shortest round-trip digits) or `{:.precision$e}` (correctly rounded, ties to even).
-    fn format(f: f64, precision: Option<usize>) -> Option<Self> {
+    /// Rust's `{:e}`: the shortest digits that round-trip and, among those, the nearest to `f`, as
+    /// repr chooses them.
+    fn shortest(f: f64) -> Option<Self> {
         let mut buf = StackBuf::new();
-        let written = match precision {
-            None => write!(buf, "{f:e}"),
-            Some(precision) => write!(buf, "{f:.precision$e}"),
-        };
-        written.ok()?;
+        write!(buf, "{f:e}").ok()?;
         let text = buf.as_str().as_bytes();
         let (negative, text) = match text.split_first() {
             Some((b'-', rest)) => (true, rest),
@@ -304,10 +296,6 @@ impl Decimal {
             *decimal.digits.get_mut(decimal.len)? = b;
             decimal.len += 1;
         }
-        // Fixed precision can leave trailing zeros; repr never shows them.
-        while decimal.len > 1 && decimal.digits[decimal.len - 1] == b'0' {
-            decimal.len -= 1;
-        }
         Some(decimal)
     }
 
@@ -315,8 +303,32 @@ impl Decimal {
         &self.digits[..self.len]
     }
 
-    fn same_as(&self, other: &Self) -> bool {
-        self.negative == other.negative && self.exponent == other.exponent && self.digits() == other.digits()
+    /// When two shortest candidates are equally near `f`, CPython (David Gay's dtoa) takes the one
+    /// with the even last digit while Rust rounds up: 2^-25 is `2.9802322387695312e-08` in Python,
+    /// `2.9802322387695313e-8` in Rust. Detects that case with exact integer arithmetic (`f` lies
+    /// exactly halfway) and moves to the even neighbour when it round-trips too.
+    fn break_tie_to_even(&mut self, f: f64) {
+        // Two candidates one unit in the last place apart only both round-trip from about 16 digits
+        // (and a float never needs more than 17, which keeps `units` far from overflowing).
+        let Some(&last) = self.digits().last() else { return };
+        if !(15..=17).contains(&self.len) || last % 2 == 0 {
+            return;
+        }
+        let units = self.digits().iter().fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+        let scale = self.exponent - (self.len as i32 - 1); // f ≈ units × 10^scale
+        let halfway_below = units * 10 - 5;
+        let neighbour = if exactly_equals(f.abs(), halfway_below, scale - 1) {
+            last - 1
+        } else if last != b'9' && exactly_equals(f.abs(), units * 10 + 5, scale - 1) {
+            last + 1
+        } else {
+            return;
+        };
+        let original = last;
+        self.digits[self.len - 1] = neighbour;
+        if !self.round_trips(f) {
+            self.digits[self.len - 1] = original;
+        }
     }
 
     /// Whether these digits parse back to exactly `f`.
@@ -374,6 +386,38 @@ impl Decimal {
             write_u64(out, u64::from(exponent.unsigned_abs()));
         }
     }
+}
+
+/// Whether the finite, non-negative `f` is exactly `units × 10^scale`, by comparing the odd parts
+/// and powers of two of both sides.
+fn exactly_equals(f: f64, units: u64, scale: i32) -> bool {
+    if f == 0.0 || units == 0 {
+        return false;
+    }
+    let bits = f.to_bits();
+    let (biased_exponent, fraction) = ((bits >> 52) as i32, bits & ((1 << 52) - 1));
+    let (mantissa, mut power) =
+        if biased_exponent == 0 { (fraction, -1074) } else { (fraction | (1 << 52), biased_exponent - 1075) };
+    let float_odd = mantissa >> mantissa.trailing_zeros();
+    power += mantissa.trailing_zeros() as i32;
+
+    // units × 10^scale = units × 5^scale × 2^scale.
+    let mut odd = u128::from(units >> units.trailing_zeros());
+    let decimal_power = units.trailing_zeros() as i32 + scale;
+    if scale >= 0 {
+        match 5u128.checked_pow(scale.unsigned_abs()).and_then(|p| odd.checked_mul(p)) {
+            Some(product) => odd = product,
+            None => return false,
+        }
+    } else {
+        for _ in 0..scale.unsigned_abs() {
+            if odd % 5 != 0 {
+                return false; // Not a dyadic rational, so not a float.
+            }
+            odd /= 5;
+        }
+    }
+    odd == u128::from(float_odd) && decimal_power == power
 }
 
 fn parse_exponent(text: &[u8]) -> i32 {

@@ -65,6 +65,9 @@ pub enum Target {
     Alias(String),
     /// A storage by its ID (found by scanning metadata).
     Id(String),
+    /// A new unnamed storage with this ID, in a directory of the same name (what the API's
+    /// get-or-create without a name makes).
+    Unnamed(String),
 }
 
 /// A source of the current time (injectable for tests of lock expiry).
@@ -268,6 +271,7 @@ impl Storages {
                 validate_alias(a)?;
                 (a.clone(), None, Claim::Unnamed)
             }
+            Target::Unnamed(id) => (id.clone(), None, Claim::Unnamed),
             Target::Id(id) => {
                 let _ = create;
                 let dir = self
@@ -307,7 +311,10 @@ impl Storages {
                 (m, false)
             }
             // A directory without metadata is adopted (as the reference does).
-            None => (StorageMeta::new(new_id(), name, now), true),
+            None => {
+                let id = if let Target::Unnamed(id) = target { id.clone() } else { new_id() };
+                (StorageMeta::new(id, name, now), true)
+            }
         };
         let storage = Arc::new(open(&dir, meta, lock, &self.cfg)?);
         reg.open.insert((kind, dir_name), wrap(storage.clone()));

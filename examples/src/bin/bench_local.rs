@@ -1,0 +1,223 @@
+//! Local storage benchmarks beside the Python SDK (apify 4.1) on the same machine, in the
+//! same run. Prints each figure with the peer's.
+//!
+//! ```sh
+//! cargo run --release -p apify-examples --bin bench_local            # full size
+//! cargo run --release -p apify-examples --bin bench_local -- --quick # 10x smaller
+//! ```
+//!
+//! The Python peer runs from `$APIFY_TEST_PYTHON`, `target/apify-pyenv/bin/python` (made by
+//! the tests), or `python3`; without `apify==4.1.0` importable it is skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use apify::{Actor, Configuration, OpenOptions};
+use apify_local::fsio::Durability;
+use serde_json::json;
+
+struct Sizes {
+    batch_items: usize,
+    single_items: usize,
+    requests: usize,
+    emulator_ops: usize,
+}
+
+fn python() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("APIFY_TEST_PYTHON").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/apify-pyenv/bin/python")),
+        Some(PathBuf::from("python3")),
+    ];
+    candidates.into_iter().flatten().find(|p| {
+        Command::new(p)
+            .args(["-c", "import apify, sys; sys.exit(0 if apify.__version__ == '4.1.0' else 1)"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+const PY_BENCH: &str = r#"
+import asyncio, json, sys, time
+from apify import Actor
+mode, n = sys.argv[1], int(sys.argv[2])
+async def main():
+    async with Actor:
+        if mode in ('batch', 'single'):
+            ds = await Actor.open_dataset(name='bench-' + mode)
+            items = [{'url': f'https://example.com/page/{i}', 'title': 'Hello world', 'n': i} for i in range(n)]
+            t = time.perf_counter()
+            if mode == 'batch':
+                await ds.push_data(items)
+            else:
+                for it in items:
+                    await ds.push_data(it)
+        else:
+            rq = await Actor.open_request_queue(name='bench-rq')
+            urls = [f'https://example.com/page/{i}' for i in range(n)]
+            t = time.perf_counter()
+            await rq.add_requests(urls, wait_for_all_requests_to_be_added=True, wait_time_between_batches=__import__('datetime').timedelta(0))
+            handled = 0
+            while (r := await rq.fetch_next_request()) is not None:
+                await rq.mark_request_as_handled(r)
+                handled += 1
+            assert handled == n, handled
+        print(json.dumps({'seconds': time.perf_counter() - t}))
+asyncio.run(main())
+"#;
+
+fn run_python(python: &Path, mode: &str, n: usize) -> Option<f64> {
+    let dir = tempfile::tempdir().ok()?;
+    let out = Command::new(python)
+        .args(["-c", PY_BENCH, mode, &n.to_string()])
+        .current_dir(dir.path())
+        .env("APIFY_LOCAL_STORAGE_DIR", dir.path().join("storage"))
+        .env("APIFY_LOG_LEVEL", "WARNING")
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("python {mode} failed: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    let line = String::from_utf8_lossy(&out.stdout).lines().last()?.to_owned();
+    serde_json::from_str::<serde_json::Value>(&line).ok()?["seconds"].as_f64()
+}
+
+async fn actor(dir: &Path, durability: Durability) -> Actor {
+    let cfg =
+        Configuration { storage_dir: dir.join("storage"), local_durability: durability, ..Configuration::default() };
+    Actor::with_config(cfg).await.expect("actor")
+}
+
+fn items(n: usize) -> Vec<serde_json::Value> {
+    (0..n).map(|i| json!({"url": format!("https://example.com/page/{i}"), "title": "Hello world", "n": i})).collect()
+}
+
+async fn ours(mode: &str, n: usize, durability: Durability) -> f64 {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = actor(dir.path(), durability).await;
+    let start;
+    match mode {
+        "batch" => {
+            let ds = a.open_dataset(OpenOptions::new().name("bench-batch")).await.unwrap();
+            let data = items(n);
+            start = Instant::now();
+            ds.push_data(&data).await.unwrap();
+        }
+        "single" => {
+            let ds = a.open_dataset(OpenOptions::new().name("bench-single")).await.unwrap();
+            let data = items(n);
+            start = Instant::now();
+            for it in &data {
+                ds.push_data(it).await.unwrap();
+            }
+        }
+        _ => {
+            let rq = a.open_request_queue(OpenOptions::new().name("bench-rq")).await.unwrap();
+            let urls: Vec<String> = (0..n).map(|i| format!("https://example.com/page/{i}")).collect();
+            start = Instant::now();
+            rq.add_requests(urls, false).await.unwrap();
+            let mut handled = 0;
+            while let Some(r) = rq.fetch_next_request().await.unwrap() {
+                rq.mark_request_as_handled(&r).await.unwrap();
+                handled += 1;
+            }
+            assert_eq!(handled, n);
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    a.exit().await.unwrap();
+    secs
+}
+
+fn row(name: &str, ours_relaxed: f64, ours_full: f64, peer: Option<f64>, target: f64) {
+    match peer {
+        Some(p) => println!(
+            "{name:<44} ours {ours_relaxed:>8.3} s (fsync: {ours_full:>7.3} s)   python {p:>8.2} s   speed-up {:>6.1}x (fsync: {:>5.1}x)   target {target}x",
+            p / ours_relaxed,
+            p / ours_full
+        ),
+        None => println!("{name:<44} ours {ours_relaxed:>8.3} s (fsync: {ours_full:>7.3} s)   python: not available"),
+    }
+}
+
+async fn emulator(ops: usize) {
+    use apify_core::client::ApifyClient;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = apify_local::storage::StorageConfig::new(dir.path().join("storage"));
+    cfg.durability = Durability::Relaxed;
+    let storages = Arc::new(apify_local::storage::Storages::new(cfg));
+    let api = apify_local::api::LocalApi::new(storages, apify_local::api::ApiConfig::default());
+    let server = apify_local::server::Server::bind(([127, 0, 0, 1], 0).into(), api, Duration::from_secs(60))
+        .await
+        .expect("bind");
+    let config = apify_core::config::Config::new().with_api_url(&server.url()).unwrap();
+    let client = ApifyClient::with_custom_http_client(config, apify_hyper::HyperClient::new());
+    let kvs = client.key_value_stores().get_or_create().name("bench").await.unwrap();
+    let store = client.key_value_store(&kvs.id);
+    store.set_record("REC", json!({"hello": "world", "n": 42})).await.unwrap();
+    let start = Instant::now();
+    for _ in 0..ops {
+        store.get_record("REC").await.unwrap().unwrap();
+    }
+    let seq = ops as f64 / start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let store = store.clone();
+        let per = ops / 32;
+        tasks.spawn(async move {
+            for _ in 0..per {
+                store.get_record("REC").await.unwrap().unwrap();
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let conc = (ops / 32 * 32) as f64 / start.elapsed().as_secs_f64();
+    let ds = client.datasets().get_or_create().name("bench").await.unwrap();
+    let batch = items(1000);
+    let rounds = (ops / 1000).max(5);
+    let start = Instant::now();
+    for _ in 0..rounds {
+        client.dataset(&ds.id).push_items(&batch).await.unwrap();
+    }
+    let push = (rounds * 1000) as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "emulator over loopback (hyper client): GET record {seq:>8.0}/s sequential, {conc:>8.0}/s at concurrency 32; push items {push:>8.0} items/s (batches of 1000)"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::main]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let s = if quick {
+        Sizes { batch_items: 10_000, single_items: 10_000, requests: 1_000, emulator_ops: 2_000 }
+    } else {
+        Sizes { batch_items: 100_000, single_items: 100_000, requests: 10_000, emulator_ops: 20_000 }
+    };
+    let py = python();
+    if py.is_none() {
+        eprintln!("Python peer not available (needs apify==4.1.0); printing our figures only");
+    }
+    println!(
+        "machine: {} cores; sizes: {} items, {} requests",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        s.batch_items,
+        s.requests
+    );
+    let cases = [
+        ("batch", s.batch_items, format!("push {} items as one batch", s.batch_items), 30.0),
+        ("single", s.single_items, format!("push {} items one by one", s.single_items), 30.0),
+        ("rq", s.requests, format!("add {} requests, fetch + mark handled", s.requests), 20.0),
+    ];
+    for (mode, n, name, target) in cases {
+        let relaxed = ours(mode, n, Durability::Relaxed).await;
+        let full = ours(mode, n, Durability::Full).await;
+        let peer = py.as_deref().and_then(|p| run_python(p, mode, n));
+        row(&name, relaxed, full, peer, target);
+    }
+    emulator(s.emulator_ops).await;
+}
