@@ -38,10 +38,24 @@ pub struct ProcessedRequest {
     pub was_already_handled: bool,
 }
 
+/// A request locked ahead of time: its ID, lock expiry, and the whole request when the
+/// server sent it with the head (the emulator does; the platform sends a summary).
+type Locked = (String, Option<OffsetDateTime>, Option<Request>);
+
+/// The whole request from a head item, when the item carries more than the summary.
+fn full_request(item: apify_core::models::HeadRequest) -> (String, Option<OffsetDateTime>, Option<Request>) {
+    let (id, expires) = (item.id.clone(), item.lock_expires_at);
+    if !item.extra.contains_key("userData") {
+        return (id, expires, None);
+    }
+    let request = serde_json::to_value(&item).ok().and_then(|v| serde_json::from_value::<Request>(v).ok());
+    (id, expires, request)
+}
+
 #[derive(Default)]
 struct State {
     // Locked by us, not handed out yet: ID → lock expiry.
-    buffer: VecDeque<(String, Option<OffsetDateTime>)>,
+    buffer: VecDeque<Locked>,
     // Handed out and not yet handled or reclaimed.
     in_progress: HashMap<String, ()>,
 }
@@ -159,12 +173,12 @@ impl RequestQueue {
     pub async fn fetch_next_request(&self) -> Result<Option<Request>> {
         loop {
             let next = self.state().buffer.pop_front();
-            let Some((id, expires)) = next else {
+            let Some((id, expires, known)) = next else {
                 let head = dispatch!(self.backend, c => rq!(self, c).list_and_lock_head(LOCK).limit(LOCK_BATCH).await?);
                 if head.items.is_empty() {
                     return Ok(None);
                 }
-                self.state().buffer.extend(head.items.into_iter().map(|i| (i.id, i.lock_expires_at)));
+                self.state().buffer.extend(head.items.into_iter().map(full_request));
                 continue;
             };
             let now = OffsetDateTime::now_utc();
@@ -174,7 +188,11 @@ impl RequestQueue {
                     continue;
                 }
             }
-            match self.get_request(&id).await? {
+            let request = match known {
+                Some(r) => Some(r),
+                None => self.get_request(&id).await?,
+            };
+            match request {
                 Some(r) if r.handled_at.is_none() => {
                     self.state().in_progress.insert(id, ());
                     return Ok(Some(r));
@@ -188,7 +206,7 @@ impl RequestQueue {
     /// Unlocks the requests locked ahead of time but not handed out, so that a request
     /// just put at the front is served next (as the Python SDK serves it).
     async fn release_buffer(&self) {
-        let ids: Vec<String> = self.state().buffer.drain(..).map(|(id, _)| id).collect();
+        let ids: Vec<String> = self.state().buffer.drain(..).map(|(id, ..)| id).collect();
         for id in ids {
             let _ = dispatch!(self.backend, c => rq!(self, c).delete_request_lock(&id).await);
         }

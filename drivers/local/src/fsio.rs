@@ -32,9 +32,23 @@ impl Durability {
 /// makes a collision an error, never an overwrite).
 fn temp_suffix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut seed = [0u8; 8];
-    let random = getrandom::fill(&mut seed).map(|()| u64::from_le_bytes(seed)).unwrap_or(0);
-    let mut n = random ^ COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    thread_local! {
+        // Seeded once per thread: a syscall per temp file would cost more than the name.
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new({
+            let mut seed = [0u8; 8];
+            getrandom::fill(&mut seed).map(|()| u64::from_le_bytes(seed)).unwrap_or(0)
+                ^ COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        });
+    }
+    // SplitMix64 step.
+    let mut n = STATE.with(|s| {
+        let x = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        s.set(x);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    });
     const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     (0..8)
         .map(|_| {
@@ -110,18 +124,7 @@ pub fn write_many<'a>(
 ) -> Result<usize, (usize, io::Error)> {
     let mut done = 0;
     for (name, bytes) in files {
-        let tmp = temp_path(dir, name);
-        let result = (|| {
-            let mut f = create_new(&tmp)?;
-            f.write_all(bytes)?;
-            if durability == Durability::Full {
-                f.sync_data()?;
-            }
-            drop(f);
-            fs::rename(&tmp, dir.join(name))
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
+        if let Err(e) = write_new(dir, name, bytes, durability) {
             return Err((done, e));
         }
         done += 1;
@@ -130,6 +133,90 @@ pub fn write_many<'a>(
         sync_dir(dir).map_err(|e| (done, e))?;
     }
     Ok(done)
+}
+
+/// Writes a file that must not exist yet, atomically: readers see it complete or not at
+/// all, and an existing file is never replaced (`AlreadyExists`). On Linux the data goes to
+/// an unnamed `O_TMPFILE` inode that `linkat` then names: one directory entry instead of a
+/// temp name plus a rename, which halves the file system's work per new file.
+pub fn write_new(dir: &Path, name: &str, bytes: &[u8], durability: Durability) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    if let Some(result) = linux::write_linked(dir, name, bytes, durability) {
+        return result;
+    }
+    let final_path = dir.join(name);
+    if final_path.exists() {
+        return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} already exists", final_path.display())));
+    }
+    let tmp = temp_path(dir, name);
+    let result = (|| {
+        let mut f = create_new(&tmp)?;
+        f.write_all(bytes)?;
+        if durability == Durability::Full {
+            f.sync_data()?;
+        }
+        drop(f);
+        fs::rename(&tmp, &final_path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::fs::File;
+    use std::io::{self, Write};
+    use std::os::fd::AsRawFd;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags, linkat, openat};
+    use rustix::io::Errno;
+
+    use super::Durability;
+
+    /// Cleared once the file system (or a missing `/proc`) refuses the fast path.
+    static SUPPORTED: AtomicBool = AtomicBool::new(true);
+
+    /// `None` when the fast path is not available here (the caller falls back).
+    pub(super) fn write_linked(dir: &Path, name: &str, bytes: &[u8], durability: Durability) -> Option<io::Result<()>> {
+        if !SUPPORTED.load(Ordering::Relaxed) {
+            return None;
+        }
+        let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+        let fd = match openat(CWD, dir, flags, Mode::from_bits_truncate(0o600)) {
+            Ok(fd) => fd,
+            Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL | Errno::NOSYS) => {
+                SUPPORTED.store(false, Ordering::Relaxed);
+                return None;
+            }
+            Err(e) => return Some(Err(e.into())),
+        };
+        let mut file = File::from(fd);
+        let result = (|| {
+            file.write_all(bytes)?;
+            if durability == Durability::Full {
+                file.sync_data()?;
+            }
+            // The documented way to name an O_TMPFILE inode without CAP_DAC_READ_SEARCH.
+            let proc = format!("/proc/self/fd/{}", file.as_raw_fd());
+            match linkat(CWD, proc.as_str(), CWD, dir.join(name), AtFlags::SYMLINK_FOLLOW) {
+                Ok(()) => Ok(true),
+                Err(Errno::NOENT) if !Path::new("/proc/self/fd").exists() => Ok(false),
+                Err(e) => Err(io::Error::from(e)),
+            }
+        })();
+        match result {
+            Ok(true) => Some(Ok(())),
+            Ok(false) => {
+                SUPPORTED.store(false, Ordering::Relaxed);
+                None
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
 }
 
 /// Removes a file; a missing file is not an error.
@@ -205,6 +292,31 @@ mod tests {
             let mode = fs::metadata(dir.path().join("a.json")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn new_files_appear_whole_and_never_replace() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in [Durability::Full, Durability::Relaxed] {
+            let name = format!("{d:?}.json");
+            write_new(dir.path(), &name, b"{}", d).unwrap();
+            assert_eq!(fs::read(dir.path().join(&name)).unwrap(), b"{}");
+            let err = write_new(dir.path(), &name, b"other", d).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+            assert_eq!(fs::read(dir.path().join(&name)).unwrap(), b"{}", "the first file is kept");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = fs::metadata(dir.path().join(&name)).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600);
+            }
+        }
+        let mut names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["Full.json", "Relaxed.json"], "no temp files are left");
+        let written = write_many(dir.path(), [("a", &b"1"[..]), ("Full.json", b"x"), ("b", b"2")], Durability::Relaxed);
+        assert_eq!(written.unwrap_err().0, 1, "stops at the existing file and says how many were written");
+        assert!(!dir.path().join("b").exists());
     }
 
     #[test]

@@ -36,6 +36,8 @@ impl Server {
         let done = tokio::spawn(async move {
             let mut persist = tokio::time::interval(persist_every);
             persist.tick().await;
+            let mut metadata = tokio::time::interval(Duration::from_secs(1));
+            metadata.tick().await;
             let mut connections = tokio::task::JoinSet::new();
             loop {
                 tokio::select! {
@@ -58,6 +60,10 @@ impl Server {
                                 }
                             }
                         });
+                    }
+                    _ = metadata.tick() => {
+                        let api = api.clone();
+                        let _ = tokio::task::spawn_blocking(move || api.storages().flush_metadata()).await;
                     }
                     _ = persist.tick() => {
                         let api = api.clone();

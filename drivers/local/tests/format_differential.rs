@@ -235,7 +235,7 @@ fn special_floats() -> Vec<f64> {
     values
 }
 
-/// A float with a short decimal form, at any magnitude, or an arbitrary finite bit pattern.
+/// An arbitrary finite bit pattern, a short binary mantissa, or a short decimal at any magnitude.
 fn gen_float(rng: &mut Rng) -> f64 {
     loop {
         let f = match rng.below(4) {

@@ -68,12 +68,34 @@ async def main():
 asyncio.run(main())
 "#;
 
-fn run_python(python: &Path, mode: &str, n: usize) -> Option<f64> {
-    let dir = tempfile::tempdir().ok()?;
+/// Quiets the disk before a measurement: earlier writes and deletions are flushed first,
+/// so that one measurement does not pay for the previous one's writeback.
+fn settle() {
+    let _ = Command::new("sync").status();
+    std::thread::sleep(Duration::from_millis(500));
+}
+
+/// Keeps every benchmark directory until the end: deleting 100,000 files while the next
+/// measurement runs would disturb it.
+struct Keep(std::sync::Mutex<Vec<tempfile::TempDir>>);
+
+impl Keep {
+    fn dir(&self) -> PathBuf {
+        let d = tempfile::tempdir_in(std::env::var_os("BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from))
+            .expect("tempdir");
+        let p = d.path().to_owned();
+        self.0.lock().expect("lock").push(d);
+        p
+    }
+}
+
+fn run_python(keep: &Keep, python: &Path, mode: &str, n: usize) -> Option<f64> {
+    let dir = keep.dir();
+    settle();
     let out = Command::new(python)
         .args(["-c", PY_BENCH, mode, &n.to_string()])
-        .current_dir(dir.path())
-        .env("APIFY_LOCAL_STORAGE_DIR", dir.path().join("storage"))
+        .current_dir(&dir)
+        .env("APIFY_LOCAL_STORAGE_DIR", dir.join("storage"))
         .env("APIFY_LOG_LEVEL", "WARNING")
         .output()
         .ok()?;
@@ -95,20 +117,32 @@ fn items(n: usize) -> Vec<serde_json::Value> {
     (0..n).map(|i| json!({"url": format!("https://example.com/page/{i}"), "title": "Hello world", "n": i})).collect()
 }
 
-async fn ours(mode: &str, n: usize, durability: Durability) -> f64 {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let a = actor(dir.path(), durability).await;
+/// Median of three runs of our side.
+async fn ours(keep: &Keep, mode: &str, n: usize, durability: Durability) -> f64 {
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        runs.push(ours_once(keep, mode, n, durability).await);
+    }
+    runs.sort_by(f64::total_cmp);
+    runs[1]
+}
+
+async fn ours_once(keep: &Keep, mode: &str, n: usize, durability: Durability) -> f64 {
+    let dir = keep.dir();
+    let a = actor(&dir, durability).await;
     let start;
     match mode {
         "batch" => {
             let ds = a.open_dataset(OpenOptions::new().name("bench-batch")).await.unwrap();
             let data = items(n);
+            settle();
             start = Instant::now();
             ds.push_data(&data).await.unwrap();
         }
         "single" => {
             let ds = a.open_dataset(OpenOptions::new().name("bench-single")).await.unwrap();
             let data = items(n);
+            settle();
             start = Instant::now();
             for it in &data {
                 ds.push_data(it).await.unwrap();
@@ -117,6 +151,7 @@ async fn ours(mode: &str, n: usize, durability: Durability) -> f64 {
         _ => {
             let rq = a.open_request_queue(OpenOptions::new().name("bench-rq")).await.unwrap();
             let urls: Vec<String> = (0..n).map(|i| format!("https://example.com/page/{i}")).collect();
+            settle();
             start = Instant::now();
             rq.add_requests(urls, false).await.unwrap();
             let mut handled = 0;
@@ -213,10 +248,11 @@ async fn main() {
         ("single", s.single_items, format!("push {} items one by one", s.single_items), 30.0),
         ("rq", s.requests, format!("add {} requests, fetch + mark handled", s.requests), 20.0),
     ];
+    let keep = Keep(std::sync::Mutex::new(Vec::new()));
     for (mode, n, name, target) in cases {
-        let relaxed = ours(mode, n, Durability::Relaxed).await;
-        let full = ours(mode, n, Durability::Full).await;
-        let peer = py.as_deref().and_then(|p| run_python(p, mode, n));
+        let relaxed = ours(&keep, mode, n, Durability::Relaxed).await;
+        let full = ours(&keep, mode, n, Durability::Full).await;
+        let peer = py.as_deref().and_then(|p| run_python(&keep, p, mode, n));
         row(&name, relaxed, full, peer, target);
     }
     emulator(s.emulator_ops).await;

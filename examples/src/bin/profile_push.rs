@@ -1,4 +1,5 @@
-//! Profiling aid: pushes items one by one through the SDK on local storage.
+//! Profiling aid: pushes items to a local dataset through the SDK, one by one or as one
+//! batch (`--batch`), and prints the time per item.
 use apify::{Actor, Configuration, OpenOptions};
 use apify_local::fsio::Durability;
 
@@ -13,11 +14,16 @@ async fn main() {
     };
     let a = Actor::with_config(cfg).await.unwrap();
     let ds = a.open_dataset(OpenOptions::new().name("p")).await.unwrap();
+    let items: Vec<_> = (0..n)
+        .map(|i| serde_json::json!({"url": format!("https://example.com/{i}"), "title": "Hello world", "n": i}))
+        .collect();
     let t = std::time::Instant::now();
-    for i in 0..n {
-        ds.push_data(&serde_json::json!({"url": format!("https://example.com/{i}"), "title": "Hello world", "n": i}))
-            .await
-            .unwrap();
+    if std::env::args().any(|a| a == "--batch") {
+        ds.push_data(&items).await.unwrap();
+    } else {
+        for item in &items {
+            ds.push_data(item).await.unwrap();
+        }
     }
-    eprintln!("{n} pushes in {:?} ({:?}/push)", t.elapsed(), t.elapsed() / n as u32);
+    eprintln!("{n} items in {:?} ({:?}/item)", t.elapsed(), t.elapsed() / n as u32);
 }

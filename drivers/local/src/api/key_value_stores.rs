@@ -102,7 +102,16 @@ impl LocalApi {
             r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(info.size));
             return Ok(r);
         }
-        let record = store.get(key)?.ok_or_else(not_found)?;
+        let mut record = store.get(key)?.ok_or_else(not_found)?;
+        // W15: JSON the Python SDK wrote may hold NaN/Infinity, which is not JSON; serve it
+        // with those tokens as null, like every other reader of the format.
+        if record.content_type.contains("application/json")
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&record.value).is_err()
+            && let Ok((value, true)) = crate::format::pyjson::parse_tolerant(&record.value)
+        {
+            tracing::warn!(key, "NaN or Infinity in a JSON record served as null");
+            record.value = crate::format::pyjson::to_string_pretty(&value).into_bytes();
+        }
         let mut r = Response::new(Bytes::from(record.value));
         if let Ok(v) = HeaderValue::from_str(&record.content_type) {
             r.headers_mut().insert(CONTENT_TYPE, v);

@@ -99,6 +99,8 @@ impl From<StorageError> for ApiFailure {
             StorageError::Locked(_) => Self::new(StatusCode::FORBIDDEN, "request-handled-or-locked", msg),
             StorageError::Collision { .. } => Self::new(StatusCode::CONFLICT, "request-queue-duplicate-requests", msg),
             StorageError::InUse(_) => Self::new(StatusCode::CONFLICT, "storage-in-use", msg),
+            // Two input files for one key: the folder needs a person, a retry cannot help.
+            StorageError::InputConflict(_) => Self::new(StatusCode::CONFLICT, "record-key-conflict", msg),
             _ => {
                 tracing::error!(error = %msg, "local storage failure");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal-server-error", msg)
@@ -196,8 +198,23 @@ impl Call<'_> {
                 if decoder.is_identity() {
                     self.body.clone()
                 } else {
-                    ContentDecoder::decode_all(Some(enc), self.body.clone())
-                        .map_err(|e| ApiFailure::bad_request(format!("request body could not be decompressed: {e}")))?
+                    // Inflate in small steps and stop past the limit: a few KiB of gzip must
+                    // not make the emulator allocate gigabytes before the size check.
+                    let failed = |e: std::io::Error| {
+                        ApiFailure::bad_request(format!("request body could not be decompressed: {e}"))
+                    };
+                    let mut decoder = decoder;
+                    let mut out = Vec::new();
+                    for chunk in self.body.chunks(4096) {
+                        out.extend_from_slice(&decoder.decode(Bytes::copy_from_slice(chunk)).map_err(failed)?);
+                        if out.len() > MAX_BODY_BYTES {
+                            break;
+                        }
+                    }
+                    if out.len() <= MAX_BODY_BYTES {
+                        out.extend_from_slice(&decoder.finish().map_err(failed)?);
+                    }
+                    Bytes::from(out)
                 }
             }
         };
@@ -364,6 +381,11 @@ impl Storages {
             Target::Default => Ok(true),
             Target::Id(_) => Ok(true),
             Target::Name(n) | Target::Alias(n) | Target::Unnamed(n) => {
+                // Validated before the file system is asked anything about it.
+                match target {
+                    Target::Name(n) => crate::storage::validate_name(n)?,
+                    _ => crate::storage::validate_alias(n)?,
+                }
                 let dir = self.config().root.join(kind.dir()).join(n);
                 if dir.join("__metadata__.json").exists() {
                     Ok(true)

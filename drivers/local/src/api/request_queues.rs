@@ -12,9 +12,15 @@ use crate::storage::{HeadItem, Kind, RequestEntry, RequestQueue, RequestRef, Sto
 
 const MAX_BATCH: usize = 25;
 
+/// A head item: the declared fields, plus the rest of the request when known (extra fields
+/// are allowed, and they spare a consumer one `get_request` per request).
 fn head_json(i: &HeadItem) -> Value {
-    let mut v =
-        json!({"id": i.id, "uniqueKey": i.unique_key, "url": i.url, "method": i.method, "retryCount": i.retry_count});
+    let mut v = match &i.request {
+        Some(r) => r.to_api(&i.id),
+        None => {
+            json!({"id": i.id, "uniqueKey": i.unique_key, "url": i.url, "method": i.method, "retryCount": i.retry_count})
+        }
+    };
     if let Some(t) = i.lock_expires_at {
         v["lockExpiresAt"] = format_api(t).into();
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
 
-use super::meta::{METADATA_FILE, StorageMeta};
+use super::meta::{METADATA_FILE, MetaSync, StorageMeta};
 use super::{Clock, StorageConfig};
 use crate::error::{Result, StorageError};
 use crate::format::pyjson;
@@ -50,7 +50,7 @@ pub struct ItemsPage {
 
 struct State {
     meta: StorageMeta,
-    accessed_dirty: bool,
+    sync: MetaSync,
 }
 
 /// An open dataset.
@@ -60,7 +60,7 @@ pub struct Dataset {
     durability: Durability,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
-    _lock: StorageLock,
+    lock: Mutex<Option<StorageLock>>,
 }
 
 /// `000000001.json` for item 1; item 1,000,000,000 gets ten digits.
@@ -121,8 +121,8 @@ impl Dataset {
             dir: dir.to_owned(),
             durability: cfg.durability,
             clock: cfg.clock.clone(),
-            state: Mutex::new(State { meta, accessed_dirty: false }),
-            _lock: lock,
+            state: Mutex::new(State { meta, sync: MetaSync::default() }),
+            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -133,6 +133,12 @@ impl Dataset {
     /// Storage ID.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Gives up the storage's lock (drop, rename): a handle kept by a caller must not keep
+    /// the directory locked after the storage is gone.
+    pub(crate) fn take_lock(&self) -> Option<StorageLock> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// Directory.
@@ -165,7 +171,7 @@ impl Dataset {
         if items.is_empty() {
             st.meta.accessed_at = now;
             st.meta.modified_at = now;
-            return st.meta.write(&self.dir, self.durability);
+            return self.save_meta(&mut st, false);
         }
         let mut names = Vec::with_capacity(items.len());
         let mut bodies = Vec::with_capacity(items.len());
@@ -184,8 +190,8 @@ impl Dataset {
         st.meta.item_count = Some(start + stored);
         st.meta.accessed_at = now;
         st.meta.modified_at = now;
-        st.accessed_dirty = false;
-        st.meta.write(&self.dir, self.durability)?;
+        // After a partial failure the count is written at once.
+        self.save_meta(&mut st, written.is_err())?;
         written.map(drop).map_err(|(n, e)| StorageError::Io {
             context: format!("pushing items: {n} of {} stored", items.len()),
             source: e,
@@ -214,7 +220,7 @@ impl Dataset {
         let total = {
             let mut st = self.state();
             st.meta.accessed_at = self.clock.now();
-            st.accessed_dirty = true;
+            st.sync.touch();
             st.meta.item_count.unwrap_or(0)
         };
         let start = q.offset.min(total);
@@ -253,16 +259,24 @@ impl Dataset {
         st.meta.item_count = Some(0);
         st.meta.accessed_at = now;
         st.meta.modified_at = now;
-        st.accessed_dirty = false;
-        st.meta.write(&self.dir, self.durability)
+        self.save_meta(&mut st, true)
     }
 
-    /// Writes `accessed_at` if reads changed it.
+    /// Writes the metadata now (`force`) or when due (see [`MetaSync`]).
+    fn save_meta(&self, st: &mut State, force: bool) -> Result<()> {
+        if st.sync.changed() || force {
+            st.meta.write(&self.dir, self.durability)?;
+            st.sync.written();
+        }
+        Ok(())
+    }
+
+    /// Writes the metadata if memory is ahead of the file.
     pub fn flush(&self) -> Result<()> {
         let mut st = self.state();
-        if st.accessed_dirty {
-            st.accessed_dirty = false;
+        if st.sync.is_dirty() {
             st.meta.write(&self.dir, self.durability)?;
+            st.sync.written();
         }
         Ok(())
     }

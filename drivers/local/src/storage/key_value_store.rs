@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value};
 
-use super::meta::{METADATA_FILE, StorageMeta};
+use super::meta::{METADATA_FILE, MetaSync, StorageMeta};
 use super::{Clock, StorageConfig};
 use crate::error::{Result, StorageError};
 use crate::format::pyjson;
@@ -69,7 +69,7 @@ pub struct Record {
 
 struct State {
     meta: StorageMeta,
-    accessed_dirty: bool,
+    sync: MetaSync,
     // By value file name: byte order of encoded names is the listing order (§5.6).
     index: BTreeMap<String, KeyInfo>,
     input_file: Option<String>,
@@ -83,7 +83,7 @@ pub struct KeyValueStore {
     clock: Arc<dyn Clock>,
     input_key: String,
     state: Mutex<State>,
-    _lock: StorageLock,
+    lock: Mutex<Option<StorageLock>>,
 }
 
 fn sidecar_bytes(info: &KeyInfo) -> Vec<u8> {
@@ -204,8 +204,8 @@ impl KeyValueStore {
             durability: cfg.durability,
             clock: cfg.clock.clone(),
             input_key: cfg.input_key.clone(),
-            state: Mutex::new(State { meta, accessed_dirty: false, index, input_file }),
-            _lock: lock,
+            state: Mutex::new(State { meta, sync: MetaSync::default(), index, input_file }),
+            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -216,6 +216,12 @@ impl KeyValueStore {
     /// Storage ID.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Gives up the storage's lock (drop, rename): a handle kept by a caller must not keep
+    /// the directory locked after the storage is gone.
+    pub(crate) fn take_lock(&self) -> Option<StorageLock> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// Directory.
@@ -243,7 +249,7 @@ impl KeyValueStore {
 
     fn touch(&self, st: &mut State) {
         st.meta.accessed_at = self.clock.now();
-        st.accessed_dirty = true;
+        st.sync.touch();
     }
 
     /// A record, or `None` if it does not exist (a value file without sidecar counts as
@@ -289,12 +295,16 @@ impl KeyValueStore {
         self.modified(&mut st)
     }
 
+    /// Records a modification; the metadata is written when due (see [`MetaSync`]).
     fn modified(&self, st: &mut State) -> Result<()> {
         let now = self.clock.now();
         st.meta.accessed_at = now;
         st.meta.modified_at = now;
-        st.accessed_dirty = false;
-        st.meta.write(&self.dir, self.durability)
+        if st.sync.changed() {
+            st.meta.write(&self.dir, self.durability)?;
+            st.sync.written();
+        }
+        Ok(())
     }
 
     /// Deletes a record: the sidecar first, then the value (W2). `false` if it was missing.
@@ -379,12 +389,12 @@ impl KeyValueStore {
         self.modified(&mut st)
     }
 
-    /// Writes `accessed_at` if reads changed it.
+    /// Writes the metadata if memory is ahead of the file.
     pub fn flush(&self) -> Result<()> {
         let mut st = self.state();
-        if st.accessed_dirty {
-            st.accessed_dirty = false;
+        if st.sync.is_dirty() {
             st.meta.write(&self.dir, self.durability)?;
+            st.sync.written();
         }
         Ok(())
     }

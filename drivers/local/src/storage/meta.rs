@@ -138,3 +138,39 @@ impl StorageMeta {
             .map_err(StorageError::io(format!("writing {}", dir.join(METADATA_FILE).display())))
     }
 }
+
+/// When `__metadata__.json` is rewritten: at once after a quiet period, then at most once
+/// per [`MetaSync::INTERVAL`] while changes keep coming, and by `flush` for what is left.
+/// Nothing depends on the file being current: counts are recovered from the data files on
+/// open (W3), so coalescing saves a file write per operation and loses nothing on a crash.
+#[derive(Debug, Default)]
+pub(crate) struct MetaSync {
+    dirty: bool,
+    last: Option<std::time::Instant>,
+}
+
+impl MetaSync {
+    pub(crate) const INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+    /// Notes a change that needs no write of its own (a read's `accessed_at`, W10).
+    pub(crate) fn touch(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Notes a change; true when the metadata is due to be written now.
+    pub(crate) fn changed(&mut self) -> bool {
+        self.dirty = true;
+        self.last.is_none_or(|t| t.elapsed() >= Self::INTERVAL)
+    }
+
+    /// Notes that the metadata was written.
+    pub(crate) fn written(&mut self) {
+        self.dirty = false;
+        self.last = Some(std::time::Instant::now());
+    }
+
+    /// Whether the file lags behind memory.
+    pub(crate) fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+}

@@ -196,7 +196,15 @@ pub fn new_id() -> String {
     let mut out = String::with_capacity(17);
     while out.len() < 17 {
         let mut buf = [0u8; 32];
-        getrandom::fill(&mut buf).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
+        if getrandom::fill(&mut buf).is_err() {
+            // No OS random source (a very restricted sandbox): std's per-process hash keys
+            // still make IDs unique enough for a local folder, and nothing panics.
+            use std::hash::{BuildHasher, RandomState};
+            let state = RandomState::new();
+            for (i, chunk) in buf.chunks_mut(8).enumerate() {
+                chunk.copy_from_slice(&state.hash_one((i, std::process::id(), out.len())).to_le_bytes());
+            }
+        }
         // Rejection sampling keeps the distribution uniform.
         for b in buf {
             if b < 248 && out.len() < 17 {
@@ -265,6 +273,12 @@ impl Storages {
             Target::Default => ("default".into(), None, Claim::Unnamed),
             Target::Name(n) => {
                 validate_name(n)?;
+                // W6: `default` is the default storage's directory, never a name.
+                if n == "default" {
+                    return Err(StorageError::InvalidName(
+                        "\"default\" is the default storage's directory; it cannot be used as a name".into(),
+                    ));
+                }
                 (n.clone(), Some(n.clone()), Claim::Named)
             }
             Target::Alias(a) => {
@@ -297,13 +311,7 @@ impl Storages {
         }
         let dir = self.type_dir(kind).join(&dir_name);
         fs::create_dir_all(&dir).map_err(StorageError::io(format!("creating {}", dir.display())))?;
-        let lock = StorageLock::acquire(&self.cfg.root, kind.dir(), &dir_name).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::WouldBlock {
-                StorageError::InUse(e.to_string())
-            } else {
-                StorageError::io("locking the storage")(e)
-            }
-        })?;
+        let lock = self.lock(kind, &dir_name)?;
         let now = self.cfg.clock.now();
         let (meta, created) = match StorageMeta::read(&dir)? {
             Some(m) => {
@@ -403,10 +411,16 @@ impl Storages {
             Some(Open::RequestQueue(q)) => Some(q.id().to_owned()),
             _ => None,
         };
-        drop(removed);
         let dir = self.type_dir(kind).join(&dir_name);
         let existed = dir.exists();
+        // W4: the lock of our own instance, or else the lock no other process may hold.
+        let held = removed.as_ref().and_then(Open::take_lock);
+        drop(removed);
         if existed {
+            let _lock = match held {
+                Some(l) => l,
+                None => self.lock(kind, &dir_name)?,
+            };
             let meta_id = StorageMeta::read(&dir).ok().flatten().map(|m| m.id);
             fs::remove_dir_all(&dir).map_err(StorageError::io(format!("deleting {}", dir.display())))?;
             crate::fsio::sync_dir(&self.type_dir(kind)).ok();
@@ -434,8 +448,14 @@ impl Storages {
         let mut reg = self.registry();
         let open = reg.open.remove(&(kind, dir_name.clone()));
         let from = self.type_dir(kind).join(&dir_name);
-        // The lock file is per directory name; a reopen takes the new one.
+        // W4: hold the old name's lock (ours, or one no other process holds) while moving;
+        // the lock file is per directory name, so a reopen takes the new one.
+        let held = open.as_ref().and_then(Open::take_lock);
         drop(open);
+        let _lock = match held {
+            Some(l) => l,
+            None => self.lock(kind, &dir_name)?,
+        };
         fs::rename(&from, &to).map_err(StorageError::io(format!("renaming {}", from.display())))?;
         let mut meta = StorageMeta::read(&to)?.ok_or_else(|| StorageError::Corrupt {
             path: to.join("__metadata__.json"),
@@ -447,8 +467,22 @@ impl Storages {
         Ok(())
     }
 
-    /// Writes everything kept in memory: `accessed_at` of read storages and the
-    /// compatibility state records of request queues (for the Python SDK's reader).
+    /// Writes the metadata files that lag behind memory (cheap; the emulator does it every
+    /// second).
+    pub fn flush_metadata(&self) -> Result<()> {
+        let opened: Vec<Open> = self.registry().open.values().cloned().collect();
+        for o in &opened {
+            match o {
+                Open::Dataset(d) => d.flush()?,
+                Open::KeyValueStore(s) => s.flush()?,
+                Open::RequestQueue(q) => q.flush()?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes everything kept in memory: metadata, and the compatibility state records of
+    /// request queues (for the Python SDK's reader).
     pub fn flush(&self) -> Result<()> {
         let opened: Vec<Open> = self.registry().open.values().cloned().collect();
         let mut states = Vec::new();
@@ -481,6 +515,29 @@ impl Drop for Storages {
         if let Err(e) = self.flush() {
             tracing::warn!(error = %e, "flushing local storages failed");
         }
+    }
+}
+
+impl Open {
+    fn take_lock(&self) -> Option<StorageLock> {
+        match self {
+            Self::Dataset(d) => d.take_lock(),
+            Self::KeyValueStore(s) => s.take_lock(),
+            Self::RequestQueue(q) => q.take_lock(),
+        }
+    }
+}
+
+impl Storages {
+    /// Takes a storage's advisory lock (W4); `InUse` if another process holds it.
+    fn lock(&self, kind: Kind, dir_name: &str) -> Result<StorageLock> {
+        StorageLock::acquire(&self.cfg.root, kind.dir(), dir_name).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                StorageError::InUse(e.to_string())
+            } else {
+                StorageError::io("locking the storage")(e)
+            }
+        })
     }
 }
 

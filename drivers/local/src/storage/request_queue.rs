@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::meta::{METADATA_FILE, StorageMeta};
+use super::meta::{METADATA_FILE, MetaSync, StorageMeta};
 use super::{Clock, StorageConfig};
 use crate::error::{Result, StorageError};
 use crate::format::{pyjson, timestamp};
@@ -192,6 +192,8 @@ pub struct HeadItem {
     pub retry_count: u64,
     /// Lock expiry, for locked heads.
     pub lock_expires_at: Option<OffsetDateTime>,
+    /// The whole request, when its file could be read (so a consumer needs no extra call).
+    pub request: Option<StoredRequest>,
 }
 
 /// Result of `head/lock`.
@@ -254,7 +256,7 @@ struct Entry {
 
 struct State {
     meta: StorageMeta,
-    accessed_dirty: bool,
+    sync: MetaSync,
     entries: HashMap<String, Entry>,
     by_id: HashMap<String, String>,
     // Unhandled requests by order: forefront (negative) first, then regular (positive).
@@ -273,7 +275,7 @@ pub struct RequestQueue {
     durability: Durability,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
-    _lock: StorageLock,
+    lock: Mutex<Option<StorageLock>>,
 }
 
 /// Client name used for calls without `clientKey` (each such call is a new client).
@@ -313,16 +315,21 @@ impl State {
     }
 }
 
-fn encode_cursor(order: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{order}"))
+/// A listing position: the order key and, to break ties (handled files written by the Python
+/// SDK all have order 0), the request ID.
+fn encode_cursor(order: i64, id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{order}:{id}"))
 }
 
-fn decode_cursor(cursor: &str) -> Result<i64> {
+fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
+        .and_then(|s| {
+            let (n, id) = s.strip_prefix("o:")?.split_once(':')?;
+            Some((n.parse().ok()?, id.to_owned()))
+        })
         .ok_or_else(|| StorageError::InvalidArgument(format!("cursor {cursor:?} is not valid")))
 }
 
@@ -364,7 +371,7 @@ impl RequestQueue {
         }
         let mut st = State {
             meta: StorageMeta::new(String::new(), None, meta.created_at),
-            accessed_dirty: false,
+            sync: MetaSync::default(),
             by_id: entries.values().map(|e| (e.id.clone(), String::new())).collect(),
             entries,
             queue: BTreeMap::new(),
@@ -385,12 +392,16 @@ impl RequestQueue {
         // Files the Python SDK wrote carry no `__order`: take its state record's order,
         // then the rest by file name (W5).
         if !unordered.is_empty() {
-            let state_record = cfg.root.join("key_value_stores/default").join(format!("__RQ_STATE_{}", meta.id));
+            let state_record = cfg
+                .root
+                .join("key_value_stores/default")
+                .join(super::key_value_store::encode_key(&format!("__RQ_STATE_{}", meta.id)));
             let record = fs::read(&state_record).ok().and_then(|b| pyjson::parse_tolerant(&b).ok()).map(|(v, _)| v);
             let seq_of = |field: &str, key: &str| record.as_ref().and_then(|r| r.get(field)?.get(key)?.as_i64());
             let mut forefront: Vec<(i64, String)> = Vec::new();
             let mut regular: Vec<(i64, String)> = Vec::new();
             let mut rest: Vec<(String, String)> = Vec::new();
+            let migrate = unordered.clone();
             for (file, key) in unordered {
                 if let Some(s) = seq_of("forefront_requests", &key) {
                     forefront.push((s, key));
@@ -414,6 +425,17 @@ impl RequestQueue {
                 let o = st.take_order(false);
                 if let Some(e) = st.entries.get_mut(&key) {
                     e.order = o;
+                }
+            }
+            // Persist the orders just given (W5). Kept only in memory, they would be given
+            // again on the next open, below/above the requests added meanwhile, and the queue
+            // order would change across restarts.
+            for (file, key) in migrate {
+                let Some(order) = st.entries.get(&key).map(|e| e.order) else { continue };
+                let path = dir.join(&file);
+                if let Some((req, _)) = fs::read(&path).ok().and_then(|b| StoredRequest::from_file(&b)) {
+                    fsio::write_atomic(dir, &file, &req.to_file(order), cfg.durability)
+                        .map_err(StorageError::io(format!("writing the order of {}", path.display())))?;
                 }
             }
         }
@@ -445,7 +467,7 @@ impl RequestQueue {
             durability: cfg.durability,
             clock: cfg.clock.clone(),
             state: Mutex::new(st),
-            _lock: lock,
+            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -456,6 +478,12 @@ impl RequestQueue {
     /// Storage ID.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Gives up the storage's lock (drop, rename): a handle kept by a caller must not keep
+    /// the directory locked after the storage is gone.
+    pub(crate) fn take_lock(&self) -> Option<StorageLock> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// Directory.
@@ -476,8 +504,13 @@ impl RequestQueue {
         st.meta.handled_request_count = Some(st.handled);
         st.meta.pending_request_count = Some(total - st.handled);
         st.meta.total_request_count = Some(total);
-        st.accessed_dirty = false;
-        st.meta.write(&self.dir, self.durability)
+        // Written when due (see `MetaSync`): the counts are recovered from the request
+        // files on open, so a lagging file loses nothing.
+        if st.sync.changed() {
+            st.meta.write(&self.dir, self.durability)?;
+            st.sync.written();
+        }
+        Ok(())
     }
 
     fn read_request(&self, file: &str) -> Result<StoredRequest> {
@@ -631,7 +664,7 @@ impl RequestQueue {
         let (file, lock) = {
             let mut st = self.state();
             st.meta.accessed_at = self.clock.now();
-            st.accessed_dirty = true;
+            st.sync.touch();
             let Some((_, e)) = Self::entry_by_id(&st, id) else { return Ok(None) };
             (e.file.clone(), e.lock.clone())
         };
@@ -772,7 +805,16 @@ impl RequestQueue {
             method: e.method.clone(),
             retry_count: e.retry_count,
             lock_expires_at: if lock { e.lock.as_ref().map(|l| l.expires_at) } else { None },
+            request: None,
         }
+    }
+
+    /// Adds the whole requests to head items (read after the state lock is released).
+    fn with_requests(&self, mut items: Vec<HeadItem>) -> Vec<HeadItem> {
+        for i in &mut items {
+            i.request = self.read_request(&request_file_name(&i.unique_key)).ok();
+        }
+        items
     }
 
     /// The first unlocked, unhandled requests, without locking them.
@@ -782,7 +824,7 @@ impl RequestQueue {
         let now = self.clock.now();
         self.expire_locks(&mut st, now)?;
         st.meta.accessed_at = now;
-        st.accessed_dirty = true;
+        st.sync.touch();
         let items = st
             .queue
             .values()
@@ -791,7 +833,9 @@ impl RequestQueue {
             .take(limit)
             .map(|(k, e)| Self::head_item(e, k, false))
             .collect();
-        Ok((items, st.meta.had_multiple_clients.unwrap_or(false), st.meta.modified_at))
+        let (multiple, modified) = (st.meta.had_multiple_clients.unwrap_or(false), st.meta.modified_at);
+        drop(st);
+        Ok((self.with_requests(items), multiple, modified))
     }
 
     /// Takes and locks the first `limit` unlocked, unhandled requests for `lock`.
@@ -824,12 +868,16 @@ impl RequestQueue {
             st.meta.modified_at = now;
         }
         st.meta.accessed_at = now;
-        st.accessed_dirty = true;
+        st.sync.touch();
+        let queue_has_locked_requests = !st.locked.is_empty();
+        let (had_multiple_clients, queue_modified_at) =
+            (st.meta.had_multiple_clients.unwrap_or(false), st.meta.modified_at);
+        drop(st);
         Ok(LockedHead {
-            items,
-            queue_has_locked_requests: !st.locked.is_empty(),
-            had_multiple_clients: st.meta.had_multiple_clients.unwrap_or(false),
-            queue_modified_at: st.meta.modified_at,
+            items: self.with_requests(items),
+            queue_has_locked_requests,
+            had_multiple_clients,
+            queue_modified_at,
         })
     }
 
@@ -929,9 +977,13 @@ impl RequestQueue {
             let now = self.clock.now();
             self.expire_locks(&mut st, now)?;
             let mut all: Vec<(&String, &Entry)> = st.entries.iter().collect();
-            all.sort_by_key(|(_, e)| cursor_key(e.handled, e.order));
+            all.sort_by(|(_, a), (_, b)| {
+                (cursor_key(a.handled, a.order), &a.id).cmp(&(cursor_key(b.handled, b.order), &b.id))
+            });
             all.into_iter()
-                .filter(|(_, e)| after.is_none_or(|a| cursor_key(e.handled, e.order) > a))
+                .filter(|(_, e)| {
+                    after.as_ref().is_none_or(|(o, id)| (cursor_key(e.handled, e.order), &e.id) > (*o, id))
+                })
                 .filter(|(_, e)| match (pending, locked) {
                     (false, false) => true,
                     (p, l) => (p && !e.handled) || (l && e.lock.is_some()),
@@ -940,7 +992,8 @@ impl RequestQueue {
                 .map(|(k, e)| (cursor_key(e.handled, e.order), e.id.clone(), k.clone(), e.lock.clone()))
                 .collect()
         };
-        let next = (picked.len() == limit && limit > 0).then(|| picked.last().map(|p| encode_cursor(p.0))).flatten();
+        let next =
+            (picked.len() == limit && limit > 0).then(|| picked.last().map(|p| encode_cursor(p.0, &p.1))).flatten();
         let mut out = Vec::with_capacity(picked.len());
         for (_, id, key, lock) in picked {
             let file = request_file_name(&key);
@@ -994,12 +1047,12 @@ impl RequestQueue {
         !st.locked.is_empty()
     }
 
-    /// Writes `accessed_at` if reads changed it.
+    /// Writes the metadata if memory is ahead of the file.
     pub fn flush(&self) -> Result<()> {
         let mut st = self.state();
-        if st.accessed_dirty {
-            st.accessed_dirty = false;
+        if st.sync.is_dirty() {
             st.meta.write(&self.dir, self.durability)?;
+            st.sync.written();
         }
         Ok(())
     }
@@ -1072,7 +1125,7 @@ mod tests {
     #[test]
     fn cursors() {
         for o in [-5, 0, 7, cursor_key(true, 3)] {
-            assert_eq!(decode_cursor(&encode_cursor(o)).unwrap(), o);
+            assert_eq!(decode_cursor(&encode_cursor(o, "abc")).unwrap(), (o, "abc".to_owned()));
         }
         assert!(decode_cursor("nope").is_err());
     }
