@@ -83,6 +83,7 @@ pub struct KeyValueStore {
     clock: Arc<dyn Clock>,
     input_key: String,
     state: Mutex<State>,
+    files: fsio::Rewriter,
     lock: Mutex<Option<StorageLock>>,
 }
 
@@ -205,6 +206,7 @@ impl KeyValueStore {
             clock: cfg.clock.clone(),
             input_key: cfg.input_key.clone(),
             state: Mutex::new(State { meta, sync: MetaSync::default(), index, input_file }),
+            files: fsio::Rewriter::new(dir),
             lock: Mutex::new(Some(lock)),
         })
     }
@@ -260,7 +262,7 @@ impl KeyValueStore {
         let file = self.file_of(&st, key);
         let Some(info) = st.index.get(&file).cloned() else { return Ok(None) };
         let path = self.dir.join(&file);
-        match fsio::read_if_exists(&path).map_err(StorageError::io(format!("reading {}", path.display())))? {
+        match self.files.read(&file).map_err(StorageError::io(format!("reading {}", path.display())))? {
             Some(value) => Ok(Some(Record { key: info.key, value, content_type: info.content_type })),
             None => {
                 st.index.remove(&file);
@@ -287,9 +289,9 @@ impl KeyValueStore {
         let mut st = self.state();
         let file = self.file_of(&st, key);
         let info = KeyInfo { key: key.to_owned(), content_type: content_type.to_owned(), size: value.len() as u64 };
-        fsio::write_atomic(&self.dir, &file, value, self.durability)
-            .map_err(StorageError::io(format!("writing record {key:?}")))?;
-        fsio::write_atomic(&self.dir, &format!("{file}{SIDECAR_SUFFIX}"), &sidecar_bytes(&info), self.durability)
+        self.files.write(&file, value, self.durability).map_err(StorageError::io(format!("writing record {key:?}")))?;
+        self.files
+            .write(&format!("{file}{SIDECAR_SUFFIX}"), &sidecar_bytes(&info), self.durability)
             .map_err(StorageError::io(format!("writing the metadata of record {key:?}")))?;
         st.index.insert(file, info);
         self.modified(&mut st)

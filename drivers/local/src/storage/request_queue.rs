@@ -275,6 +275,7 @@ pub struct RequestQueue {
     durability: Durability,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
+    files: fsio::Rewriter,
     lock: Mutex<Option<StorageLock>>,
 }
 
@@ -467,6 +468,7 @@ impl RequestQueue {
             durability: cfg.durability,
             clock: cfg.clock.clone(),
             state: Mutex::new(st),
+            files: fsio::Rewriter::new(dir),
             lock: Mutex::new(Some(lock)),
         })
     }
@@ -515,14 +517,19 @@ impl RequestQueue {
 
     fn read_request(&self, file: &str) -> Result<StoredRequest> {
         let path = self.dir.join(file);
-        let bytes = fs::read(&path).map_err(StorageError::io(format!("reading {}", path.display())))?;
+        let bytes = self
+            .files
+            .read(file)
+            .and_then(|b| b.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound)))
+            .map_err(StorageError::io(format!("reading {}", path.display())))?;
         StoredRequest::from_file(&bytes)
             .map(|(r, _)| r)
             .ok_or_else(|| StorageError::Corrupt { path, detail: "not a valid request file".into() })
     }
 
     fn write_request(&self, file: &str, req: &StoredRequest, order: i64) -> Result<()> {
-        fsio::write_atomic(&self.dir, file, &req.to_file(order), self.durability)
+        self.files
+            .write(file, &req.to_file(order), self.durability)
             .map_err(StorageError::io(format!("writing request {:?}", req.unique_key)))
     }
 
@@ -600,7 +607,7 @@ impl RequestQueue {
             }
             let file = request_file_name(&req.unique_key);
             // W14: a file of this name with another unique key is a hash collision.
-            if let Some(bytes) = fsio::read_if_exists(&self.dir.join(&file)).ok().flatten()
+            if let Some(bytes) = self.files.read(&file).ok().flatten()
                 && let Some((existing, _)) = StoredRequest::from_file(&bytes)
                 && existing.unique_key != req.unique_key
             {
