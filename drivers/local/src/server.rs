@@ -14,7 +14,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::api::LocalApi;
+use crate::api::{LocalApi, MAX_BODY_BYTES};
 
 /// A running emulator; dropping the handle leaves it running until `shutdown`.
 #[derive(Debug)]
@@ -104,13 +104,25 @@ impl Server {
 
 async fn handle(api: Arc<LocalApi>, req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
-    let body = match body.collect().await {
+    // Bodies are read up to the API's limit (one byte more proves it is exceeded): an
+    // oversized upload is refused without being held in memory.
+    let body = match http_body_util::Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            let mut r = hyper::Response::new(Full::new(Bytes::from(format!(
-                "{{\"error\":{{\"type\":\"invalid-request\",\"message\":\"request body could not be read: {e}\"}}}}"
-            ))));
-            *r.status_mut() = http::StatusCode::BAD_REQUEST;
+            let (status, kind, message) = if e.is::<http_body_util::LengthLimitError>() {
+                (
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "request-too-large",
+                    format!("The POST payload is too large (limit: {MAX_BODY_BYTES} bytes)."),
+                )
+            } else {
+                (http::StatusCode::BAD_REQUEST, "invalid-request", format!("The request body could not be read: {e}"))
+            };
+            let body = serde_json::json!({"error": {"type": kind, "message": message}});
+            let mut r = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
+            *r.status_mut() = status;
+            r.headers_mut()
+                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json; charset=utf-8"));
             return Ok(r);
         }
     };

@@ -68,10 +68,13 @@ async def main():
 asyncio.run(main())
 "#;
 
-/// Quiets the disk before a measurement: earlier writes and deletions are flushed first,
-/// so that one measurement does not pay for the previous one's writeback.
+/// Brings the machine to the same state before every measurement, ours and the peer's:
+/// earlier writes are flushed, and (when allowed, i.e. as root) the kernel's dentry and
+/// inode caches are emptied. Files kept from earlier runs otherwise lengthen the kernel's
+/// hash chains, so every later run, whoever's, pays for them on each file it creates.
 fn settle() {
     let _ = Command::new("sync").status();
+    let _ = std::fs::write("/proc/sys/vm/drop_caches", "3");
     std::thread::sleep(Duration::from_millis(500));
 }
 
@@ -93,10 +96,30 @@ impl Keep {
     }
 
     fn dir(&self) -> PathBuf {
+        // On tmpfs nothing is gained by keeping files (no disk, no inode scans), and they
+        // would stay in the kernel's caches: the previous run's files go first.
+        if on_tmpfs(&self.parent) {
+            self.dirs.lock().expect("lock").clear();
+        }
         let d = tempfile::tempdir_in(&self.parent).expect("tempdir");
         let p = d.path().to_owned();
         self.dirs.lock().expect("lock").push(d);
         p
+    }
+}
+
+fn on_tmpfs(dir: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        const TMPFS_MAGIC: i64 = 0x0102_1994;
+        // `f_type`'s integer type differs between architectures.
+        #[allow(clippy::unnecessary_cast)]
+        rustix::fs::statfs(dir).is_ok_and(|s| s.f_type as i64 == TMPFS_MAGIC)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        false
     }
 }
 
@@ -112,7 +135,7 @@ fn spread_subdirectories(dir: &Path) {
         let applied = std::fs::File::open(dir)
             .ok()
             .is_some_and(|f| ioctl_getflags(&f).and_then(|flags| ioctl_setflags(&f, flags | IFlags::TOPDIR)).is_ok());
-        if !applied {
+        if !applied && !on_tmpfs(dir) {
             eprintln!("note: could not mark {} as a top directory; figures may vary more", dir.display());
         }
     }
@@ -148,19 +171,29 @@ fn items(n: usize) -> Vec<serde_json::Value> {
     (0..n).map(|i| json!({"url": format!("https://example.com/page/{i}"), "title": "Hello world", "n": i})).collect()
 }
 
-/// Median of three runs of our side.
-async fn ours(keep: &Keep, mode: &str, n: usize, durability: Durability) -> f64 {
+/// Median of three runs of our side, each in a fresh process like the peer's: one run's
+/// heap and caches do not carry over into the next.
+fn ours(keep: &Keep, mode: &str, n: usize, durability: Durability) -> f64 {
     let mut runs = Vec::new();
     for _ in 0..3 {
-        runs.push(ours_once(keep, mode, n, durability).await);
+        let dir = keep.dir();
+        let durability = if durability == Durability::Full { "full" } else { "relaxed" };
+        let out = Command::new(std::env::current_exe().expect("the benchmark's own path"))
+            .args(["--one", mode, &n.to_string(), durability])
+            .arg(&dir)
+            .output()
+            .expect("running one measurement");
+        assert!(out.status.success(), "measurement failed: {}", String::from_utf8_lossy(&out.stderr));
+        let secs = String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().expect("seconds");
+        runs.push(secs);
     }
     runs.sort_by(f64::total_cmp);
     runs[1]
 }
 
-async fn ours_once(keep: &Keep, mode: &str, n: usize, durability: Durability) -> f64 {
-    let dir = keep.dir();
-    let a = actor(&dir, durability).await;
+/// One measurement of ours (the child side of [`ours`]); returns seconds.
+async fn ours_once(dir: &Path, mode: &str, n: usize, durability: Durability) -> f64 {
+    let a = actor(dir, durability).await;
     let start;
     match mode {
         "batch" => {
@@ -304,7 +337,16 @@ async fn emulator(keep: &Keep, ops: usize, python: Option<&Path>) {
 
 #[tokio::main]
 async fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, mode, n, durability, dir] = args.as_slice()
+        && flag == "--one"
+    {
+        let durability = Durability::parse(durability).expect("durability");
+        let secs = ours_once(Path::new(dir), mode, n.parse().expect("count"), durability).await;
+        println!("{secs}");
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
     let s = if quick {
         Sizes { batch_items: 10_000, single_items: 10_000, requests: 1_000, emulator_ops: 2_000 }
     } else {
@@ -330,8 +372,8 @@ async fn main() {
     // time), which would slow down whatever creates files after it.
     let mut ours_figures = Vec::new();
     for (mode, n, _, _) in &cases {
-        let relaxed = ours(&keep, mode, *n, Durability::Relaxed).await;
-        let full = ours(&keep, mode, *n, Durability::Full).await;
+        let relaxed = ours(&keep, mode, *n, Durability::Relaxed);
+        let full = ours(&keep, mode, *n, Durability::Full);
         ours_figures.push((relaxed, full));
     }
     for ((mode, n, name, target), (relaxed, full)) in cases.iter().zip(ours_figures) {

@@ -3,12 +3,21 @@
 use apify::{Actor, Configuration, OpenOptions};
 use apify_local::fsio::Durability;
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() {
     let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2000);
-    let dir = tempfile::tempdir_in(std::env::var_os("BENCH_DIR").unwrap_or_else(|| ".".into())).unwrap();
+    // `$BENCH_DIR` (default: here); `PROFILE_KEEP=1` leaves the files, so that deleting them
+    // does not slow down the next run on ext4 without a journal (see BENCHMARKS.md).
+    let tmp = tempfile::tempdir_in(std::env::var_os("BENCH_DIR").unwrap_or_else(|| ".".into())).unwrap();
+    let dir = tmp.path().to_owned();
+    let _cleanup = if std::env::var_os("PROFILE_KEEP").is_some() {
+        let _ = tmp.keep();
+        None
+    } else {
+        Some(tmp)
+    };
     let cfg = Configuration {
-        storage_dir: dir.path().join("storage"),
+        storage_dir: dir.join("storage"),
         local_durability: Durability::Relaxed,
         ..Configuration::default()
     };
