@@ -178,6 +178,24 @@ impl ContentDecoder {
         }
     }
 
+    /// Decodes a whole body, producing at most `limit` bytes: `Ok(None)` when the decoded
+    /// body is larger. Memory stays bounded by `limit` whatever the compression ratio, so
+    /// a few hundred bytes of brotli cannot make a server allocate gigabytes.
+    pub fn decode_all_limited(content_encoding: Option<&str>, body: &[u8], limit: usize) -> io::Result<Option<Bytes>> {
+        use std::io::Read;
+        let enc = content_encoding.map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
+        let reader: Box<dyn Read + '_> = match enc.as_str() {
+            "" | "identity" => Box::new(body),
+            "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(body)),
+            "deflate" => Box::new(flate2::read::ZlibDecoder::new(body)),
+            "br" => Box::new(brotli::Decompressor::new(body, 8192)),
+            _ => return Err(io::Error::other(UnsupportedEncoding(enc))),
+        };
+        let mut out = Vec::new();
+        reader.take(limit as u64 + 1).read_to_end(&mut out)?;
+        Ok((out.len() <= limit).then(|| Bytes::from(out)))
+    }
+
     /// Decodes a whole body at once.
     pub fn decode_all(content_encoding: Option<&str>, body: Bytes) -> io::Result<Bytes> {
         let mut d = Self::new(content_encoding).map_err(io::Error::other)?;
@@ -193,6 +211,21 @@ impl ContentDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limited_decoding_stops_at_the_limit() {
+        let plain = vec![b'a'; 100_000];
+        for enc in [RequestCompression::Gzip, RequestCompression::Brotli] {
+            let (packed, name) = compress_request_body(&plain, None, enc).unwrap();
+            assert_eq!(ContentDecoder::decode_all_limited(Some(name), &packed, 100_000).unwrap().unwrap(), &plain[..]);
+            assert_eq!(ContentDecoder::decode_all_limited(Some(name), &packed, 99_999).unwrap(), None);
+            // Cut short: an error, not a shorter body.
+            assert!(ContentDecoder::decode_all_limited(Some(name), &packed[..packed.len() / 2], 1 << 20).is_err());
+        }
+        assert_eq!(ContentDecoder::decode_all_limited(None, b"abc", 3).unwrap().unwrap(), &b"abc"[..]);
+        assert_eq!(ContentDecoder::decode_all_limited(None, b"abcd", 3).unwrap(), None);
+        assert!(ContentDecoder::decode_all_limited(Some("zstd"), b"abc", 3).is_err());
+    }
 
     #[test]
     fn compressibility_rules() {

@@ -39,13 +39,15 @@ pub struct ProcessedRequest {
 }
 
 /// A request locked ahead of time: its ID, lock expiry, and the whole request when the
-/// server sent it with the head (the emulator does; the platform sends a summary).
+/// head carried it (the local driver's does; the platform's is a summary).
 type Locked = (String, Option<OffsetDateTime>, Option<Request>);
 
-/// The whole request from a head item, when the item carries more than the summary.
-fn full_request(item: apify_core::models::HeadRequest) -> (String, Option<OffsetDateTime>, Option<Request>) {
+/// The head item as a whole request, with the local driver only: it is known to put the
+/// whole request in head items. From a server, a summary that happened to carry some
+/// fields would otherwise pass for the request and lose the others (headers, payload).
+fn full_request(item: apify_core::models::HeadRequest, local: bool) -> Locked {
     let (id, expires) = (item.id.clone(), item.lock_expires_at);
-    if !item.extra.contains_key("userData") {
+    if !local {
         return (id, expires, None);
     }
     let request = serde_json::to_value(&item).ok().and_then(|v| serde_json::from_value::<Request>(v).ok());
@@ -178,7 +180,8 @@ impl RequestQueue {
                 if head.items.is_empty() {
                     return Ok(None);
                 }
-                self.state().buffer.extend(head.items.into_iter().map(full_request));
+                let local = self.backend.is_local();
+                self.state().buffer.extend(head.items.into_iter().map(|item| full_request(item, local)));
                 continue;
             };
             let now = OffsetDateTime::now_utc();

@@ -94,20 +94,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// the destination (and the directory fsynced). On error the temp file is removed and the
 /// old file, if any, is untouched.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8], durability: Durability) -> io::Result<()> {
-    let tmp = temp_path(dir, name);
-    let result = (|| {
-        let mut f = create_new(&tmp)?;
-        f.write_all(bytes)?;
-        if durability == Durability::Full {
-            f.sync_data()?;
-        }
-        drop(f);
-        fs::rename(&tmp, dir.join(name))
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
+    write_renamed(dir, name, bytes, durability, |tmp, to| fs::rename(tmp, to))?;
     if durability == Durability::Full {
         sync_dir(dir)?;
     }
@@ -158,10 +145,24 @@ pub fn write_new(dir: &Path, name: &str, bytes: &[u8], durability: Durability) -
     {
         return result;
     }
-    let final_path = dir.join(name);
-    if final_path.exists() {
-        return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} already exists", final_path.display())));
-    }
+    // A hard link fails if the name exists, atomically; the temp name is then removed.
+    // Where links are not supported, a check and a rename is the best there is.
+    write_renamed(dir, name, bytes, durability, |tmp, to| match fs::hard_link(tmp, to) {
+        Ok(()) => fs::remove_file(tmp),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) => rename_no_replace(tmp, to),
+    })
+}
+
+/// Writes a temp file (fsynced with `Full`) and gives it its name with `publish` (rename or
+/// link); on error the temp file is removed and `dir/name` is untouched.
+fn write_renamed(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    durability: Durability,
+    publish: impl FnOnce(&Path, &Path) -> io::Result<()>,
+) -> io::Result<()> {
     let tmp = temp_path(dir, name);
     let result = (|| {
         let mut f = create_new(&tmp)?;
@@ -170,7 +171,7 @@ pub fn write_new(dir: &Path, name: &str, bytes: &[u8], durability: Durability) -
             f.sync_data()?;
         }
         drop(f);
-        fs::rename(&tmp, &final_path)
+        publish(&tmp, &dir.join(name))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -242,6 +243,8 @@ mod linux {
             match linkat(CWD, proc.as_str(), dir, name, AtFlags::SYMLINK_FOLLOW) {
                 Ok(()) => Ok(true),
                 Err(Errno::NOENT) if !Path::new("/proc/self/fd").exists() => Ok(false),
+                // No hard links on this file system: the slow path works there.
+                Err(Errno::PERM | Errno::OPNOTSUPP | Errno::MLINK) => Ok(false),
                 Err(e) => Err(io::Error::from(e)),
             }
         })();
@@ -289,12 +292,43 @@ impl Rewriter {
     }
 
     /// Replaces (or creates) `dir/name` atomically, like [`write_atomic`].
+    ///
+    /// Inodes are reused only with `Durability::Full`, where the new bytes are on disk
+    /// before the swap. Without fsync, a power loss could persist the swap but not the
+    /// overwrite, and the file would come back holding another file's old bytes; a rename
+    /// of a fresh inode cannot do that.
     pub fn write(&self, name: &str, bytes: &[u8], durability: Durability) -> io::Result<()> {
         #[cfg(target_os = "linux")]
-        if let Some(result) = self.write_swapped(name, bytes, durability) {
+        if durability == Durability::Full
+            && let Some(result) = self.write_swapped(name, bytes, durability)
+        {
             return result;
         }
         write_atomic(&self.dir, name, bytes, durability)
+    }
+
+    /// Replaces `dir/name` for a file whose older versions are harmless if a crash brings
+    /// one back (a storage's metadata: counts are recovered from the data files). Without
+    /// fsync it is overwritten in place, with no inode allocated or freed: one `pwrite` of
+    /// at most a page, which a killed process cannot leave half done. A file that would
+    /// shrink, is linked elsewhere, or is missing is replaced as by [`Rewriter::write`].
+    pub fn overwrite(&self, name: &str, bytes: &[u8], durability: Durability) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if durability == Durability::Relaxed && bytes.len() <= 4096 {
+            use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+            // `O_NOFOLLOW`: a symlink put in place of the file is not written through.
+            let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+            let opened = OpenOptions::new().write(true).custom_flags(nofollow).open(self.dir.join(name));
+            if let Ok(file) = opened
+                && let Ok(m) = file.metadata()
+                && m.file_type().is_file()
+                && m.nlink() == 1
+                && m.len() <= bytes.len() as u64
+            {
+                return file.write_all_at(bytes, 0);
+            }
+        }
+        self.write(name, bytes, durability)
     }
 
     #[cfg(target_os = "linux")]
@@ -357,8 +391,15 @@ impl Rewriter {
         })();
         let result = match result {
             Ok(true) => {
+                // The swapped-out inode is reused only if nothing else names it: a hard link
+                // (a backup made with `cp -al`) or a symlink put there by hand must never be
+                // written through.
+                let private = fs::symlink_metadata(&spare).is_ok_and(|m| {
+                    use std::os::unix::fs::MetadataExt;
+                    m.file_type().is_file() && m.nlink() == 1
+                });
                 let mut spares = self.spares.lock().unwrap_or_else(|p| p.into_inner());
-                if spares.len() < Self::KEEP {
+                if private && spares.len() < Self::KEEP {
                     spares.push(spare);
                 } else {
                     drop(spares);
@@ -382,6 +423,25 @@ impl Drop for Rewriter {
             let _ = fs::remove_file(spare);
         }
     }
+}
+
+/// Renames `from` to `to` unless `to` exists (`AlreadyExists`): on Linux atomically
+/// (`RENAME_NOREPLACE`), elsewhere with a check first.
+pub fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        use rustix::io::Errno;
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            Err(Errno::INVAL | Errno::NOSYS) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if fs::symlink_metadata(to).is_ok() {
+        return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} already exists", to.display())));
+    }
+    fs::rename(from, to)
 }
 
 /// Removes a file; a missing file is not an error.
@@ -493,21 +553,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = std::sync::Arc::new(Rewriter::new(dir.path()));
         for f in 0..4 {
-            w.write(&format!("{f}.json"), format!("{f}:0:{}", "x".repeat(4000)).as_bytes(), Durability::Relaxed)
-                .unwrap();
+            w.write(&format!("{f}.json"), format!("{f}:0:{}", "x".repeat(4000)).as_bytes(), Durability::Full).unwrap();
         }
         std::thread::scope(|s| {
             for f in 0..4 {
                 let writer = w.clone();
                 s.spawn(move || {
-                    for i in 1..200 {
+                    for i in 1..40 {
                         let body = format!("{f}:{i}:{}", "x".repeat(4000));
-                        writer.write(&format!("{f}.json"), body.as_bytes(), Durability::Relaxed).unwrap();
+                        writer.write(&format!("{f}.json"), body.as_bytes(), Durability::Full).unwrap();
                     }
                 });
                 let reader = w.clone();
                 s.spawn(move || {
-                    for _ in 0..400 {
+                    for _ in 0..200 {
                         let got = String::from_utf8(reader.read(&format!("{f}.json")).unwrap().unwrap()).unwrap();
                         assert!(got.starts_with(&format!("{f}:")) && got.ends_with(&"x".repeat(4000)), "{got:.20}");
                     }
@@ -522,14 +581,42 @@ mod tests {
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let w = Rewriter::new(dir.path());
-        w.write("a.json", b"0", Durability::Relaxed).unwrap();
-        w.write("a.json", b"1", Durability::Relaxed).unwrap();
+        w.write("a.json", b"0", Durability::Full).unwrap();
+        w.write("a.json", b"1", Durability::Full).unwrap();
         let first = fs::metadata(dir.path().join("a.json")).unwrap().ino();
-        w.write("a.json", b"2", Durability::Relaxed).unwrap();
-        w.write("a.json", b"3", Durability::Relaxed).unwrap();
+        w.write("a.json", b"2", Durability::Full).unwrap();
+        w.write("a.json", b"3", Durability::Full).unwrap();
         // Two inodes alternate: the file's and the spare's.
         assert_eq!(fs::metadata(dir.path().join("a.json")).unwrap().ino(), first);
         assert_eq!(fs::read(dir.path().join("a.json")).unwrap(), b"3");
+        // Without fsync, no reuse: a fresh inode each time.
+        w.write("a.json", b"4", Durability::Relaxed).unwrap();
+        let before = fs::metadata(dir.path().join("a.json")).unwrap().ino();
+        w.write("a.json", b"5", Durability::Relaxed).unwrap();
+        assert_ne!(fs::metadata(dir.path().join("a.json")).unwrap().ino(), before);
+    }
+
+    /// A file that is also linked elsewhere (a hard-linked backup) or a symlink is never
+    /// written through when its inode is swapped out.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn linked_files_are_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let w = Rewriter::new(dir.path());
+        w.write("a.json", b"original", Durability::Full).unwrap();
+        fs::hard_link(dir.path().join("a.json"), outside.path().join("backup.json")).unwrap();
+        fs::write(outside.path().join("target.json"), b"target").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("target.json"), dir.path().join("b.json")).unwrap();
+        for i in 0..5 {
+            w.write("a.json", format!("a{i}").as_bytes(), Durability::Full).unwrap();
+            w.write("b.json", format!("b{i}").as_bytes(), Durability::Full).unwrap();
+            w.write("c.json", format!("c{i}").as_bytes(), Durability::Full).unwrap();
+        }
+        assert_eq!(fs::read(outside.path().join("backup.json")).unwrap(), b"original");
+        assert_eq!(fs::read(outside.path().join("target.json")).unwrap(), b"target");
+        assert_eq!(fs::read(dir.path().join("a.json")).unwrap(), b"a4");
+        assert_eq!(fs::read(dir.path().join("b.json")).unwrap(), b"b4");
     }
 
     #[test]

@@ -63,11 +63,21 @@ impl Server {
                     }
                     _ = metadata.tick() => {
                         let api = api.clone();
-                        let _ = tokio::task::spawn_blocking(move || api.storages().flush_metadata()).await;
+                        let _ = tokio::task::spawn_blocking(move || {
+                            if let Err(e) = api.storages().flush_metadata() {
+                                tracing::warn!(error = %e, "writing storage metadata failed");
+                            }
+                        })
+                        .await;
                     }
                     _ = persist.tick() => {
                         let api = api.clone();
-                        let _ = tokio::task::spawn_blocking(move || api.storages().flush()).await;
+                        let _ = tokio::task::spawn_blocking(move || {
+                            if let Err(e) = api.storages().flush() {
+                                tracing::warn!(error = %e, "persisting the storages failed");
+                            }
+                        })
+                        .await;
                     }
                     _ = stopped.changed() => break,
                 }

@@ -898,6 +898,34 @@ fn a_second_storages_cannot_drop_or_rename_a_storage_in_use_w4() {
     let _ = busy2.get_items(&ItemQuery::default());
 }
 
+/// Renaming closes the old handle (it writes nowhere afterwards), carries the metadata
+/// along current, refuses `default` and names taken, and a reopen under the new name works.
+#[test]
+fn rename_closes_old_handles_and_keeps_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = storages(tmp.path());
+    let (ds, _) = s.open_dataset(&Target::Name("before".into())).unwrap();
+    ds.push(&[json!({"n": 1}), json!({"n": 2})]).unwrap();
+    let (_other, _) = s.open_dataset(&Target::Name("taken".into())).unwrap();
+    for bad in ["default", "taken", "no/slash"] {
+        let r = s.rename(Kind::Dataset, &Target::Name("before".into()), bad);
+        assert!(matches!(r, Err(StorageError::InvalidName(_))), "{bad}: {r:?}");
+    }
+    // Refused renames leave the handle working.
+    ds.push(&[json!({"n": 3})]).unwrap();
+    s.rename(Kind::Dataset, &Target::Name("before".into()), "after").unwrap();
+    assert!(matches!(ds.push(&[json!({"n": 4})]), Err(StorageError::NotFound { .. })));
+    assert!(!tmp.path().join("datasets/before").exists());
+    let meta =
+        pyjson::parse_tolerant(&fs::read(tmp.path().join("datasets/after/__metadata__.json")).unwrap()).unwrap().0;
+    assert_eq!((meta["name"].as_str(), meta["item_count"].as_u64()), (Some("after"), Some(3)));
+    let (renamed, created) = s.open_dataset(&Target::Name("after".into())).unwrap();
+    assert!(!created);
+    renamed.push(&[json!({"n": 4})]).unwrap();
+    assert_eq!(renamed.item_count(), 4);
+    assert!(s.open_dataset(&Target::Default).is_ok(), "the default dataset is untouched");
+}
+
 #[test]
 fn reopening_a_dropped_storage_in_the_same_process_works() {
     let tmp = tempfile::tempdir().unwrap();
@@ -906,8 +934,8 @@ fn reopening_a_dropped_storage_in_the_same_process_works() {
     ds.push(&[json!({"n": 1})]).unwrap();
     assert!(s.drop_storage(Kind::Dataset, &Target::Name("gone".into())).unwrap());
     assert!(!tmp.path().join("datasets/gone").exists());
-    // Writing through a stale handle is a typed I/O error, not a panic, and recreates nothing.
-    assert!(matches!(ds.push(&[json!({"n": 2})]), Err(StorageError::Io { .. })));
+    // Writing through a stale handle is a typed "not found", not a panic, and recreates nothing.
+    assert!(matches!(ds.push(&[json!({"n": 2})]), Err(StorageError::NotFound { .. })));
     assert!(!tmp.path().join("datasets/gone").exists());
     let reopened = s.open_dataset(&Target::Name("gone".into()));
     // Regression (fixed): the dropped storage's lock is still held by the stale `Arc<Dataset>`, so the
@@ -915,9 +943,13 @@ fn reopening_a_dropped_storage_in_the_same_process_works() {
     let (fresh, created) = reopened.as_ref().expect("reopening a dropped storage");
     assert!(created);
     assert_eq!(fresh.item_count(), 0);
+    // The stale handle still cannot write, now into the new storage of the same name.
+    assert!(matches!(ds.push(&[json!({"n": 3})]), Err(StorageError::NotFound { .. })));
+    fresh.push(&[json!({"n": 4})]).unwrap();
+    assert_eq!(fresh.get_items(&ItemQuery::default()).unwrap().items, [json!({"n": 4})]);
     drop((reopened, ds));
     let (fresh, _) = s.open_dataset(&Target::Name("gone".into())).unwrap();
-    assert_eq!(fresh.item_count(), 0);
+    assert_eq!(fresh.item_count(), 1);
 }
 
 #[test]
@@ -1236,4 +1268,37 @@ fn the_name_default_cannot_take_over_the_default_storage() {
     let api = api(tmp.path());
     let r = call(&api, "POST", "/v2/datasets?name=default", "", &[]);
     assert!(r.status().as_u16() < 500, "{}", r.status());
+}
+
+/// The Python SDK numbers its next item from `item_count` in `__metadata__.json`: the file
+/// is current after every push (not only after a flush), so that after a crash of ours
+/// Python appends instead of writing over our items.
+#[test]
+fn item_count_on_disk_is_current_after_every_push() {
+    for durability in [Durability::Relaxed, Durability::Full] {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = storages_with(tmp.path(), durability);
+        let (ds, _) = s.open_dataset(&Target::Name("counted".into())).unwrap();
+        let on_disk = || {
+            let meta =
+                pyjson::parse_tolerant(&fs::read(tmp.path().join("datasets/counted/__metadata__.json")).unwrap())
+                    .unwrap()
+                    .0;
+            meta["item_count"].as_u64().unwrap()
+        };
+        ds.push(&[json!({"n": 1})]).unwrap();
+        assert_eq!(on_disk(), 1);
+        for n in 2..=20 {
+            ds.push(&[json!({"n": n})]).unwrap();
+            assert_eq!(on_disk(), n, "{durability:?}");
+        }
+        ds.push(&[json!({"n": 21}), json!({"n": 22})]).unwrap();
+        assert_eq!(on_disk(), 22);
+        // No spare or temp file is visible as data.
+        let json_files = fs::read_dir(tmp.path().join("datasets/counted"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json"))
+            .count();
+        assert_eq!(json_files, 23);
+    }
 }

@@ -185,6 +185,16 @@ pub(crate) struct Call<'a> {
     body: Bytes,
 }
 
+/// 413 with the platform's error body; the decoded length when it is known.
+fn too_large(length: Option<usize>) -> ApiFailure {
+    let actual = length.map_or_else(String::new, |n| format!(", actual length: {n} bytes"));
+    ApiFailure::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request-too-large",
+        format!("The POST payload is too large (limit: {MAX_BODY_BYTES} bytes{actual})."),
+    )
+}
+
 impl Call<'_> {
     /// The request body, decompressed and size-checked.
     pub(crate) fn body(&self) -> ApiResult<Bytes> {
@@ -198,35 +208,22 @@ impl Call<'_> {
                 if decoder.is_identity() {
                     self.body.clone()
                 } else {
-                    // Inflate in small steps and stop past the limit: a few KiB of gzip must
-                    // not make the emulator allocate gigabytes before the size check.
-                    let failed = |e: std::io::Error| {
-                        ApiFailure::bad_request(format!("request body could not be decompressed: {e}"))
-                    };
-                    let mut decoder = decoder;
-                    let mut out = Vec::new();
-                    for chunk in self.body.chunks(4096) {
-                        out.extend_from_slice(&decoder.decode(Bytes::copy_from_slice(chunk)).map_err(failed)?);
-                        if out.len() > MAX_BODY_BYTES {
-                            break;
+                    // Never more than the limit in memory: a few hundred bytes of brotli
+                    // can inflate to gigabytes.
+                    match ContentDecoder::decode_all_limited(Some(enc), &self.body, MAX_BODY_BYTES) {
+                        Ok(Some(decoded)) => decoded,
+                        Ok(None) => return Err(too_large(None)),
+                        Err(e) => {
+                            return Err(ApiFailure::bad_request(format!(
+                                "request body could not be decompressed: {e}"
+                            )));
                         }
                     }
-                    if out.len() <= MAX_BODY_BYTES {
-                        out.extend_from_slice(&decoder.finish().map_err(failed)?);
-                    }
-                    Bytes::from(out)
                 }
             }
         };
         if decoded.len() > MAX_BODY_BYTES {
-            return Err(ApiFailure::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request-too-large",
-                format!(
-                    "The POST payload is too large (limit: {MAX_BODY_BYTES} bytes, actual length: {} bytes).",
-                    decoded.len()
-                ),
-            ));
+            return Err(too_large(Some(decoded.len())));
         }
         Ok(decoded)
     }

@@ -60,7 +60,9 @@ pub struct Dataset {
     durability: Durability,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
-    lock: Mutex<Option<StorageLock>>,
+    /// The metadata file's writer: it is rewritten on every push.
+    files: fsio::Rewriter,
+    pub(crate) life: super::Lifecycle,
 }
 
 /// `000000001.json` for item 1; item 1,000,000,000 gets ten digits.
@@ -74,7 +76,8 @@ fn item_number(name: &str) -> Option<u64> {
     if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    stem.parse().ok()
+    // Beyond any real dataset; such a name would overflow the numbering of the next item.
+    stem.parse().ok().filter(|n| *n < 1 << 60)
 }
 
 /// Removes temp files a crash may have left (`<name>.json.<8>.tmp`; never read as data).
@@ -122,7 +125,8 @@ impl Dataset {
             durability: cfg.durability,
             clock: cfg.clock.clone(),
             state: Mutex::new(State { meta, sync: MetaSync::default() }),
-            lock: Mutex::new(Some(lock)),
+            files: fsio::Rewriter::new(dir),
+            life: super::Lifecycle::new(super::Kind::Dataset, lock),
         })
     }
 
@@ -135,10 +139,23 @@ impl Dataset {
         &self.id
     }
 
-    /// Gives up the storage's lock (drop, rename): a handle kept by a caller must not keep
-    /// the directory locked after the storage is gone.
-    pub(crate) fn take_lock(&self) -> Option<StorageLock> {
-        self.lock.lock().unwrap_or_else(|p| p.into_inner()).take()
+    /// Closes this handle for a drop or rename: the metadata is written first (it moves
+    /// with a rename), then every later call fails with "not found". Returns the lock.
+    pub(crate) fn close(&self) -> Option<StorageLock> {
+        let mut st = self.state();
+        if !self.life.is_closed()
+            && let Err(e) = self.write_meta_if_dirty(&mut st)
+        {
+            tracing::warn!(error = %e, "writing metadata before closing a storage failed");
+        }
+        self.life.close()
+    }
+
+    /// The state, unless this handle was closed.
+    fn live(&self) -> Result<MutexGuard<'_, State>> {
+        let st = self.state();
+        self.life.check()?;
+        Ok(st)
     }
 
     /// Directory.
@@ -165,7 +182,7 @@ impl Dataset {
                 "item at index {i} is not a JSON object; dataset items must be objects"
             )));
         }
-        let mut st = self.state();
+        let mut st = self.live()?;
         let start = st.meta.item_count.unwrap_or(0);
         let now = self.clock.now();
         if items.is_empty() {
@@ -190,8 +207,10 @@ impl Dataset {
         st.meta.item_count = Some(start + stored);
         st.meta.accessed_at = now;
         st.meta.modified_at = now;
-        // After a partial failure the count is written at once.
-        self.save_meta(&mut st, written.is_err())?;
+        // The count is written at once, not coalesced: the Python SDK numbers its next item
+        // from this file, and a lagging count (after a crash of ours) would make it write
+        // over our items.
+        self.save_meta(&mut st, true)?;
         written.map(drop).map_err(|(n, e)| StorageError::Io {
             context: format!("pushing items: {n} of {} stored", items.len()),
             source: e,
@@ -218,7 +237,7 @@ impl Dataset {
     /// Reads a window of items. Reads touch `accessed_at` in memory only (W10).
     pub fn get_items(&self, q: &ItemQuery) -> Result<ItemsPage> {
         let total = {
-            let mut st = self.state();
+            let mut st = self.live()?;
             st.meta.accessed_at = self.clock.now();
             st.sync.touch();
             st.meta.item_count.unwrap_or(0)
@@ -246,7 +265,7 @@ impl Dataset {
 
     /// Deletes every item file and resets the count (metadata and ID kept).
     pub fn purge(&self) -> Result<()> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         for e in fs::read_dir(&self.dir).map_err(StorageError::io(format!("listing {}", self.dir.display())))?.flatten()
         {
             let name = e.file_name();
@@ -265,7 +284,7 @@ impl Dataset {
     /// Writes the metadata now (`force`) or when due (see [`MetaSync`]).
     fn save_meta(&self, st: &mut State, force: bool) -> Result<()> {
         if st.sync.changed() || force {
-            st.meta.write(&self.dir, self.durability)?;
+            st.meta.write_with(&self.files, self.durability)?;
             st.sync.written();
         }
         Ok(())
@@ -274,8 +293,15 @@ impl Dataset {
     /// Writes the metadata if memory is ahead of the file.
     pub fn flush(&self) -> Result<()> {
         let mut st = self.state();
+        if self.life.is_closed() {
+            return Ok(());
+        }
+        self.write_meta_if_dirty(&mut st)
+    }
+
+    fn write_meta_if_dirty(&self, st: &mut State) -> Result<()> {
         if st.sync.is_dirty() {
-            st.meta.write(&self.dir, self.durability)?;
+            st.meta.write_with(&self.files, self.durability)?;
             st.sync.written();
         }
         Ok(())

@@ -83,8 +83,7 @@ pub struct KeyValueStore {
     clock: Arc<dyn Clock>,
     input_key: String,
     state: Mutex<State>,
-    files: fsio::Rewriter,
-    lock: Mutex<Option<StorageLock>>,
+    pub(crate) life: super::Lifecycle,
 }
 
 fn sidecar_bytes(info: &KeyInfo) -> Vec<u8> {
@@ -206,8 +205,7 @@ impl KeyValueStore {
             clock: cfg.clock.clone(),
             input_key: cfg.input_key.clone(),
             state: Mutex::new(State { meta, sync: MetaSync::default(), index, input_file }),
-            files: fsio::Rewriter::new(dir),
-            lock: Mutex::new(Some(lock)),
+            life: super::Lifecycle::new(super::Kind::KeyValueStore, lock),
         })
     }
 
@@ -220,10 +218,23 @@ impl KeyValueStore {
         &self.id
     }
 
-    /// Gives up the storage's lock (drop, rename): a handle kept by a caller must not keep
-    /// the directory locked after the storage is gone.
-    pub(crate) fn take_lock(&self) -> Option<StorageLock> {
-        self.lock.lock().unwrap_or_else(|p| p.into_inner()).take()
+    /// Closes this handle for a drop or rename: the metadata is written first (it moves
+    /// with a rename), then every later call fails with "not found". Returns the lock.
+    pub(crate) fn close(&self) -> Option<StorageLock> {
+        let mut st = self.state();
+        if !self.life.is_closed()
+            && let Err(e) = self.write_meta_if_dirty(&mut st)
+        {
+            tracing::warn!(error = %e, "writing metadata before closing a storage failed");
+        }
+        self.life.close()
+    }
+
+    /// The state, unless this handle was closed.
+    fn live(&self) -> Result<MutexGuard<'_, State>> {
+        let st = self.state();
+        self.life.check()?;
+        Ok(st)
     }
 
     /// Directory.
@@ -257,12 +268,12 @@ impl KeyValueStore {
     /// A record, or `None` if it does not exist (a value file without sidecar counts as
     /// missing).
     pub fn get(&self, key: &str) -> Result<Option<Record>> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         self.touch(&mut st);
         let file = self.file_of(&st, key);
         let Some(info) = st.index.get(&file).cloned() else { return Ok(None) };
         let path = self.dir.join(&file);
-        match self.files.read(&file).map_err(StorageError::io(format!("reading {}", path.display())))? {
+        match fsio::read_if_exists(&path).map_err(StorageError::io(format!("reading {}", path.display())))? {
             Some(value) => Ok(Some(Record { key: info.key, value, content_type: info.content_type })),
             None => {
                 st.index.remove(&file);
@@ -286,12 +297,14 @@ impl KeyValueStore {
     }
 
     pub(crate) fn set_raw(&self, key: &str, value: &[u8], content_type: &str) -> Result<()> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         let file = self.file_of(&st, key);
         let info = KeyInfo { key: key.to_owned(), content_type: content_type.to_owned(), size: value.len() as u64 };
-        self.files.write(&file, value, self.durability).map_err(StorageError::io(format!("writing record {key:?}")))?;
-        self.files
-            .write(&format!("{file}{SIDECAR_SUFFIX}"), &sidecar_bytes(&info), self.durability)
+        // Not `fsio::Rewriter`: records are read by other programs too (`file://` public
+        // URLs), and a reader holding the old file must keep seeing it whole.
+        fsio::write_atomic(&self.dir, &file, value, self.durability)
+            .map_err(StorageError::io(format!("writing record {key:?}")))?;
+        fsio::write_atomic(&self.dir, &format!("{file}{SIDECAR_SUFFIX}"), &sidecar_bytes(&info), self.durability)
             .map_err(StorageError::io(format!("writing the metadata of record {key:?}")))?;
         st.index.insert(file, info);
         self.modified(&mut st)
@@ -316,7 +329,7 @@ impl KeyValueStore {
     }
 
     pub(crate) fn delete_raw(&self, key: &str) -> Result<bool> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         let file = self.file_of(&st, key);
         let existed = st.index.remove(&file).is_some();
         fsio::remove_if_exists(&self.dir.join(format!("{file}{SIDECAR_SUFFIX}")))
@@ -364,7 +377,7 @@ impl KeyValueStore {
     /// `file://` URI of a record's value file (`%` of the file name escaped as `%25`,
     /// which is the correct URI of that file; spec D2).
     pub fn public_file_uri(&self, key: &str) -> Result<String> {
-        let st = self.state();
+        let st = self.live()?;
         let file = self.file_of(&st, key);
         let path = std::path::absolute(self.dir.join(file)).map_err(StorageError::io("resolving the record path"))?;
         Ok(format!("file://{}", utf8_percent_encode(&path.to_string_lossy(), URI_SET)))
@@ -372,7 +385,7 @@ impl KeyValueStore {
 
     /// Deletes every record except the input file (purge on start keeps the input).
     pub fn purge(&self) -> Result<()> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         let keep_input = st.input_file.clone();
         for e in fs::read_dir(&self.dir).map_err(StorageError::io(format!("listing {}", self.dir.display())))?.flatten()
         {
@@ -394,6 +407,13 @@ impl KeyValueStore {
     /// Writes the metadata if memory is ahead of the file.
     pub fn flush(&self) -> Result<()> {
         let mut st = self.state();
+        if self.life.is_closed() {
+            return Ok(());
+        }
+        self.write_meta_if_dirty(&mut st)
+    }
+
+    fn write_meta_if_dirty(&self, st: &mut State) -> Result<()> {
         if st.sync.is_dirty() {
             st.meta.write(&self.dir, self.durability)?;
             st.sync.written();

@@ -131,6 +131,15 @@ impl StorageMeta {
         Value::Object(m)
     }
 
+    /// Writes the metadata through `files` (see [`fsio::Rewriter::overwrite`]): for
+    /// metadata rewritten on every change.
+    pub(crate) fn write_with(&self, files: &fsio::Rewriter, durability: Durability) -> Result<()> {
+        let text = pyjson::to_string_pretty(&self.to_value());
+        files
+            .overwrite(METADATA_FILE, text.as_bytes(), durability)
+            .map_err(StorageError::io(format!("writing the metadata of {}", self.id)))
+    }
+
     /// Writes `dir/__metadata__.json` atomically.
     pub fn write(&self, dir: &Path, durability: Durability) -> Result<()> {
         let text = pyjson::to_string_pretty(&self.to_value());

@@ -162,8 +162,14 @@ impl std::fmt::Debug for Storages {
     }
 }
 
-/// `^([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$`, at most 63 characters.
+/// `^([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$`, at most 63 characters, and not
+/// `default` (W6: the default storage's directory, never a name).
 pub fn validate_name(name: &str) -> Result<()> {
+    if name == "default" {
+        return Err(StorageError::InvalidName(
+            "\"default\" is the default storage's directory; it cannot be used as a name".into(),
+        ));
+    }
     let ok = !name.is_empty()
         && name.len() <= 63
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -273,12 +279,6 @@ impl Storages {
             Target::Default => ("default".into(), None, Claim::Unnamed),
             Target::Name(n) => {
                 validate_name(n)?;
-                // W6: `default` is the default storage's directory, never a name.
-                if n == "default" {
-                    return Err(StorageError::InvalidName(
-                        "\"default\" is the default storage's directory; it cannot be used as a name".into(),
-                    ));
-                }
                 (n.clone(), Some(n.clone()), Claim::Named)
             }
             Target::Alias(a) => {
@@ -406,23 +406,35 @@ impl Storages {
             Err(StorageError::NotFound { .. }) => return Ok(false),
             Err(e) => return Err(e),
         };
-        let removed = self.registry().open.remove(&(kind, dir_name.clone()));
+        let mut reg = self.registry();
+        let removed = reg.open.remove(&(kind, dir_name.clone()));
         let id = match &removed {
             Some(Open::RequestQueue(q)) => Some(q.id().to_owned()),
             _ => None,
         };
         let dir = self.type_dir(kind).join(&dir_name);
         let existed = dir.exists();
-        // W4: the lock of our own instance, or else the lock no other process may hold.
-        let held = removed.as_ref().and_then(Open::take_lock);
-        drop(removed);
+        // W4: the lock of our own instance (whose handles then fail instead of writing),
+        // or else the lock no other process may hold.
+        let held = removed.as_ref().and_then(Open::close);
         if existed {
-            let _lock = match held {
+            let lock = match held {
                 Some(l) => l,
-                None => self.lock(kind, &dir_name)?,
+                None => match self.lock(kind, &dir_name) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        restore(&mut reg, kind, dir_name, removed, None);
+                        return Err(e);
+                    }
+                },
             };
             let meta_id = StorageMeta::read(&dir).ok().flatten().map(|m| m.id);
-            fs::remove_dir_all(&dir).map_err(StorageError::io(format!("deleting {}", dir.display())))?;
+            if let Err(e) = fs::remove_dir_all(&dir) {
+                // What is left stays usable, under its lock, by the handles that had it.
+                restore(&mut reg, kind, dir_name, removed, Some(lock));
+                return Err(StorageError::io(format!("deleting {}", dir.display()))(e));
+            }
+            drop(reg);
             crate::fsio::sync_dir(&self.type_dir(kind)).ok();
             if kind == Kind::RequestQueue
                 && let Some(id) = id.or(meta_id)
@@ -442,21 +454,38 @@ impl Storages {
             return Ok(());
         }
         let to = self.type_dir(kind).join(new_name);
+        let already = || StorageError::InvalidName(format!("a {} named {new_name:?} already exists", kind.label()));
         if to.exists() {
-            return Err(StorageError::InvalidName(format!("a {} named {new_name:?} already exists", kind.label())));
+            return Err(already());
         }
         let mut reg = self.registry();
+        // The new name's lock too: no other process may be creating a storage there.
+        let _new_lock = self.lock(kind, new_name)?;
         let open = reg.open.remove(&(kind, dir_name.clone()));
         let from = self.type_dir(kind).join(&dir_name);
         // W4: hold the old name's lock (ours, or one no other process holds) while moving;
-        // the lock file is per directory name, so a reopen takes the new one.
-        let held = open.as_ref().and_then(Open::take_lock);
-        drop(open);
-        let _lock = match held {
+        // the lock file is per directory name, so a reopen takes the new one. Our handles
+        // on the old name fail from now on instead of writing where they no longer should.
+        let held = open.as_ref().and_then(Open::close);
+        let lock = match held {
             Some(l) => l,
-            None => self.lock(kind, &dir_name)?,
+            None => match self.lock(kind, &dir_name) {
+                Ok(l) => l,
+                Err(e) => {
+                    restore(&mut reg, kind, dir_name, open, None);
+                    return Err(e);
+                }
+            },
         };
-        fs::rename(&from, &to).map_err(StorageError::io(format!("renaming {}", from.display())))?;
+        if let Err(e) = crate::fsio::rename_no_replace(&from, &to) {
+            restore(&mut reg, kind, dir_name, open, Some(lock));
+            return Err(if e.kind() == std::io::ErrorKind::AlreadyExists {
+                already()
+            } else {
+                StorageError::io(format!("renaming {}", from.display()))(e)
+            });
+        }
+        drop(reg);
         let mut meta = StorageMeta::read(&to)?.ok_or_else(|| StorageError::Corrupt {
             path: to.join("__metadata__.json"),
             detail: "missing after rename".into(),
@@ -471,42 +500,45 @@ impl Storages {
     /// second).
     pub fn flush_metadata(&self) -> Result<()> {
         let opened: Vec<Open> = self.registry().open.values().cloned().collect();
+        let mut first_error = None;
         for o in &opened {
-            match o {
-                Open::Dataset(d) => d.flush()?,
-                Open::KeyValueStore(s) => s.flush()?,
-                Open::RequestQueue(q) => q.flush()?,
-            }
+            note_error(&mut first_error, o.flush());
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Writes everything kept in memory: metadata, and the compatibility state records of
     /// request queues (for the Python SDK's reader).
     pub fn flush(&self) -> Result<()> {
         let opened: Vec<Open> = self.registry().open.values().cloned().collect();
+        // One storage that cannot be written (its folder removed by hand, a full disk) must
+        // not keep the others from being flushed: every one is tried, the first error told.
+        let mut first_error = None;
         let mut states = Vec::new();
         for o in &opened {
-            match o {
-                Open::Dataset(d) => d.flush()?,
-                Open::KeyValueStore(s) => s.flush()?,
-                Open::RequestQueue(q) => {
-                    q.flush()?;
-                    states.push((q.id().to_owned(), q.compat_state()));
-                }
+            note_error(&mut first_error, o.flush());
+            if let Open::RequestQueue(q) = o
+                && !q.life.is_closed()
+            {
+                states.push((q.id().to_owned(), q.compat_state()));
             }
         }
         if !states.is_empty() {
-            let (kvs, _) = self.open_key_value_store(&Target::Default)?;
-            for (id, state) in states {
-                kvs.set_raw(
-                    &format!("__RQ_STATE_{id}"),
-                    crate::format::pyjson::to_string_pretty(&state).as_bytes(),
-                    "application/json",
-                )?;
+            match self.open_key_value_store(&Target::Default) {
+                Ok((kvs, _)) => {
+                    for (id, state) in states {
+                        let written = kvs.set_raw(
+                            &format!("__RQ_STATE_{id}"),
+                            crate::format::pyjson::to_string_pretty(&state).as_bytes(),
+                            "application/json",
+                        );
+                        note_error(&mut first_error, written);
+                    }
+                }
+                Err(e) => note_error(&mut first_error, Err(e)),
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 }
 
@@ -518,13 +550,95 @@ impl Drop for Storages {
     }
 }
 
-impl Open {
-    fn take_lock(&self) -> Option<StorageLock> {
-        match self {
-            Self::Dataset(d) => d.take_lock(),
-            Self::KeyValueStore(s) => s.take_lock(),
-            Self::RequestQueue(q) => q.take_lock(),
+/// Keeps the first error (logging the others) so that a loop can go on.
+fn note_error(first: &mut Option<StorageError>, result: Result<()>) {
+    if let Err(e) = result {
+        if first.is_some() {
+            tracing::warn!(error = %e, "flushing a local storage failed");
+        } else {
+            *first = Some(e);
         }
+    }
+}
+
+/// Puts a storage back after a failed drop or rename: its handles work again, under its
+/// lock.
+fn restore(reg: &mut Registry, kind: Kind, dir_name: String, open: Option<Open>, lock: Option<StorageLock>) {
+    if let Some(open) = open {
+        open.reopen(lock);
+        reg.open.insert((kind, dir_name), open);
+    }
+}
+
+impl Open {
+    fn flush(&self) -> Result<()> {
+        match self {
+            Self::Dataset(d) => d.flush(),
+            Self::KeyValueStore(s) => s.flush(),
+            Self::RequestQueue(q) => q.flush(),
+        }
+    }
+
+    /// See [`Lifecycle::close`].
+    fn close(&self) -> Option<StorageLock> {
+        match self {
+            Self::Dataset(d) => d.close(),
+            Self::KeyValueStore(s) => s.close(),
+            Self::RequestQueue(q) => q.close(),
+        }
+    }
+
+    /// Undoes [`Open::close`] after the deletion or move failed.
+    fn reopen(&self, lock: Option<StorageLock>) {
+        match self {
+            Self::Dataset(d) => d.life.reopen(lock),
+            Self::KeyValueStore(s) => s.life.reopen(lock),
+            Self::RequestQueue(q) => q.life.reopen(lock),
+        }
+    }
+}
+
+/// The advisory lock of an open storage and whether the storage was dropped or renamed
+/// under it. A caller may keep a handle after that; it then gets "not found" instead of
+/// writing, unlocked, into a directory that is gone or belongs to someone else.
+#[derive(Debug)]
+pub(crate) struct Lifecycle {
+    kind: Kind,
+    lock: Mutex<Option<StorageLock>>,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl Lifecycle {
+    pub(crate) fn new(kind: Kind, lock: StorageLock) -> Self {
+        Self { kind, lock: Mutex::new(Some(lock)), closed: std::sync::atomic::AtomicBool::new(false) }
+    }
+
+    /// Fails once the storage was closed; checked under the storage's state lock, which
+    /// [`Lifecycle::close`] is called under too, so no operation straddles a close.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.is_closed() {
+            return Err(StorageError::NotFound {
+                kind: self.kind.label(),
+                what: "this handle (it was dropped or renamed since it was opened)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Marks the storage closed and hands over its lock (to hold while the directory is
+    /// deleted or moved). Call with the storage's state lock held.
+    pub(crate) fn close(&self) -> Option<StorageLock> {
+        self.closed.store(true, std::sync::atomic::Ordering::Release);
+        self.lock.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn reopen(&self, lock: Option<StorageLock>) {
+        *self.lock.lock().unwrap_or_else(|p| p.into_inner()) = lock;
+        self.closed.store(false, std::sync::atomic::Ordering::Release);
     }
 }
 

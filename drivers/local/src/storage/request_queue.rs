@@ -126,7 +126,9 @@ impl StoredRequest {
         let no_retry = take("no_retry", "noRetry").and_then(|v| v.as_bool()).unwrap_or(false);
         let loaded_url = take("loaded_url", "loadedUrl").and_then(|v| v.as_str().map(str::to_owned));
         let handled_at = take("handled_at", "handledAt").and_then(|v| v.as_str().and_then(timestamp::parse_any));
-        let order = m.remove(ORDER_KEY).and_then(|v| v.as_i64());
+        // An order far out of range (a hand-edited file) counts as none: it would overflow
+        // the arithmetic on orders, and it gets a fresh one on open.
+        let order = m.remove(ORDER_KEY).and_then(|v| v.as_i64()).filter(|o| o.unsigned_abs() < 1 << 60);
         let req = Self {
             unique_key,
             url,
@@ -276,7 +278,7 @@ pub struct RequestQueue {
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
     files: fsio::Rewriter,
-    lock: Mutex<Option<StorageLock>>,
+    pub(crate) life: super::Lifecycle,
 }
 
 /// Client name used for calls without `clientKey` (each such call is a new client).
@@ -431,12 +433,22 @@ impl RequestQueue {
             // Persist the orders just given (W5). Kept only in memory, they would be given
             // again on the next open, below/above the requests added meanwhile, and the queue
             // order would change across restarts.
-            for (file, key) in migrate {
-                let Some(order) = st.entries.get(&key).map(|e| e.order) else { continue };
+            // In queue order, so that a crash midway leaves a prefix written, and best effort:
+            // a folder that cannot be written (read-only media) still opens. A file holding
+            // NaN is left alone: rewriting it would turn the NaN into null.
+            let mut migrate: Vec<(i64, String)> =
+                migrate.into_iter().filter_map(|(file, key)| st.entries.get(&key).map(|e| (e.order, file))).collect();
+            migrate.sort();
+            for (order, file) in migrate {
                 let path = dir.join(&file);
-                if let Some((req, _)) = fs::read(&path).ok().and_then(|b| StoredRequest::from_file(&b)) {
-                    fsio::write_atomic(dir, &file, &req.to_file(order), cfg.durability)
-                        .map_err(StorageError::io(format!("writing the order of {}", path.display())))?;
+                let Ok(bytes) = fs::read(&path) else { continue };
+                if !matches!(pyjson::parse_tolerant(&bytes), Ok((_, false))) {
+                    continue;
+                }
+                let Some((req, _)) = StoredRequest::from_file(&bytes) else { continue };
+                if let Err(e) = fsio::write_atomic(dir, &file, &req.to_file(order), cfg.durability) {
+                    tracing::warn!(file = %path.display(), error = %e, "could not write a request's order; it is kept in memory");
+                    break;
                 }
             }
         }
@@ -469,7 +481,7 @@ impl RequestQueue {
             clock: cfg.clock.clone(),
             state: Mutex::new(st),
             files: fsio::Rewriter::new(dir),
-            lock: Mutex::new(Some(lock)),
+            life: super::Lifecycle::new(super::Kind::RequestQueue, lock),
         })
     }
 
@@ -482,10 +494,23 @@ impl RequestQueue {
         &self.id
     }
 
-    /// Gives up the storage's lock (drop, rename): a handle kept by a caller must not keep
-    /// the directory locked after the storage is gone.
-    pub(crate) fn take_lock(&self) -> Option<StorageLock> {
-        self.lock.lock().unwrap_or_else(|p| p.into_inner()).take()
+    /// Closes this handle for a drop or rename: the metadata is written first (it moves
+    /// with a rename), then every later call fails with "not found". Returns the lock.
+    pub(crate) fn close(&self) -> Option<StorageLock> {
+        let mut st = self.state();
+        if !self.life.is_closed()
+            && let Err(e) = self.write_meta_if_dirty(&mut st)
+        {
+            tracing::warn!(error = %e, "writing metadata before closing a storage failed");
+        }
+        self.life.close()
+    }
+
+    /// The state, unless this handle was closed.
+    fn live(&self) -> Result<MutexGuard<'_, State>> {
+        let st = self.state();
+        self.life.check()?;
+        Ok(st)
     }
 
     /// Directory.
@@ -572,7 +597,7 @@ impl RequestQueue {
     /// Adds requests (deduplicated by unique key). New files are written before the
     /// counters; a forefront re-add of a queued request moves it to the front.
     pub fn add(&self, requests: Vec<StoredRequest>, forefront: bool, client: Option<&str>) -> Result<Vec<AddOutcome>> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         st.note_client(client);
         let mut out = Vec::with_capacity(requests.len());
         let mut new_files: Vec<(String, Vec<u8>)> = Vec::new();
@@ -669,7 +694,7 @@ impl RequestQueue {
     /// A request by ID, with its lock.
     pub fn get(&self, id: &str) -> Result<Option<RequestEntry>> {
         let (file, lock) = {
-            let mut st = self.state();
+            let mut st = self.live()?;
             st.meta.accessed_at = self.clock.now();
             st.sync.touch();
             let Some((_, e)) = Self::entry_by_id(&st, id) else { return Ok(None) };
@@ -703,7 +728,7 @@ impl RequestQueue {
         forefront: bool,
         client: Option<&str>,
     ) -> Result<AddOutcome> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         st.note_client(client);
         let now = self.clock.now();
         let Some((key, e)) = Self::entry_by_id(&st, id) else {
@@ -768,7 +793,7 @@ impl RequestQueue {
 
     /// Deletes a request.
     pub fn delete(&self, id: &str, client: Option<&str>) -> Result<()> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         st.note_client(client);
         let Some((key, e)) = Self::entry_by_id(&st, id) else {
             return Err(StorageError::ItemNotFound(format!("Request {id:?} was not found")));
@@ -781,7 +806,7 @@ impl RequestQueue {
 
     /// Deletes requests by ID or unique key; the ones not found come back unprocessed.
     pub fn batch_delete(&self, refs: Vec<RequestRef>, client: Option<&str>) -> Result<BatchDeleted> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         st.note_client(client);
         let (mut done, mut missing) = (Vec::new(), Vec::new());
         for r in refs {
@@ -826,7 +851,7 @@ impl RequestQueue {
 
     /// The first unlocked, unhandled requests, without locking them.
     pub fn head(&self, limit: usize, client: Option<&str>) -> Result<(Vec<HeadItem>, bool, OffsetDateTime)> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         st.note_client(client);
         let now = self.clock.now();
         self.expire_locks(&mut st, now)?;
@@ -847,7 +872,7 @@ impl RequestQueue {
 
     /// Takes and locks the first `limit` unlocked, unhandled requests for `lock`.
     pub fn lock_head(&self, limit: usize, lock: Duration, client: Option<&str>) -> Result<LockedHead> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         st.note_client(client);
         let now = self.clock.now();
         self.expire_locks(&mut st, now)?;
@@ -921,7 +946,7 @@ impl RequestQueue {
         forefront: bool,
         client: Option<&str>,
     ) -> Result<OffsetDateTime> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         st.note_client(client);
         let now = self.clock.now();
         let (key, e) = Self::own_lock(&mut st, id, client, now)?;
@@ -934,7 +959,7 @@ impl RequestQueue {
 
     /// Releases this client's lock of a request (to the front with `forefront`).
     pub fn delete_lock(&self, id: &str, forefront: bool, client: Option<&str>) -> Result<()> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         st.note_client(client);
         let now = self.clock.now();
         let (key, e) = Self::own_lock(&mut st, id, client, now)?;
@@ -949,7 +974,7 @@ impl RequestQueue {
 
     /// Releases every lock this client holds; returns how many.
     pub fn unlock_all(&self, client: Option<&str>) -> Result<u64> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         st.note_client(client);
         let who = client.unwrap_or(ANONYMOUS);
         let mine: Vec<String> = st
@@ -979,7 +1004,7 @@ impl RequestQueue {
     ) -> Result<(Vec<RequestEntry>, Option<String>)> {
         let after = cursor.map(decode_cursor).transpose()?;
         let picked: Vec<(i64, String, String, Option<Lock>)> = {
-            let mut st = self.state();
+            let mut st = self.live()?;
             st.note_client(client);
             let now = self.clock.now();
             self.expire_locks(&mut st, now)?;
@@ -1022,7 +1047,7 @@ impl RequestQueue {
 
     /// Deletes every request (ID, name and creation time kept).
     pub fn purge(&self) -> Result<()> {
-        let mut st = self.state();
+        let mut st = self.live()?;
         for e in fs::read_dir(&self.dir).map_err(StorageError::io(format!("listing {}", self.dir.display())))?.flatten()
         {
             let Ok(name) = e.file_name().into_string() else { continue };
@@ -1057,6 +1082,13 @@ impl RequestQueue {
     /// Writes the metadata if memory is ahead of the file.
     pub fn flush(&self) -> Result<()> {
         let mut st = self.state();
+        if self.life.is_closed() {
+            return Ok(());
+        }
+        self.write_meta_if_dirty(&mut st)
+    }
+
+    fn write_meta_if_dirty(&self, st: &mut State) -> Result<()> {
         if st.sync.is_dirty() {
             st.meta.write(&self.dir, self.durability)?;
             st.sync.written();
