@@ -3,17 +3,16 @@
 //! The client only sends one attempt and reports what happened; retries, backoff,
 //! redirects, timeouts per attempt and body decoding rules all come from `apify-core`.
 
-use std::io::Read;
 use std::time::{Duration, SystemTime};
 
-use apify_core::bytes::Bytes;
+use apify_core::client::decoding::{DecodedReader, take_decoder};
 use apify_core::client::{
     BlockingHttpClient, BlockingHttpRequest, BlockingHttpResponse, BlockingRequestBody, BlockingResponseBody,
     Environment,
 };
-use apify_core::codec::{ACCEPT_ENCODING, ContentDecoder};
+use apify_core::codec::ACCEPT_ENCODING;
 use apify_core::error::{TransportError, TransportErrorKind};
-use apify_core::http::{HeaderMap, HeaderValue, Request, header};
+use apify_core::http::{HeaderValue, Request, header};
 use apify_core::time::{ClockOrigin, Instant};
 
 /// A blocking driver built on a `ureq::Agent`.
@@ -71,7 +70,6 @@ impl BlockingHttpClient for UreqClient {
     fn call(&self, request: BlockingHttpRequest) -> Result<BlockingHttpResponse, TransportError> {
         let BlockingHttpRequest { request, timeout, stream_response } = request;
         let (mut parts, body) = request.into_parts();
-        // The core's decoders handle every encoding it advertises, for any driver.
         parts.headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(ACCEPT_ENCODING));
         let body = match body {
             BlockingRequestBody::Full(b) => ureq::SendBody::from_owned_reader(std::io::Cursor::new(b)),
@@ -80,13 +78,12 @@ impl BlockingHttpClient for UreqClient {
         let request = self.agent.configure_request(Request::from_parts(parts, body)).timeout_global(timeout).build();
         let response = self.agent.run(request).map_err(classify)?;
         let (mut parts, body) = response.into_parts();
-        let mut reader = Decoding::new(body.into_reader(), &mut parts.headers);
+        // The core's decoders handle every encoding it advertises, for any driver.
+        let reader = DecodedReader::new(body.into_reader(), take_decoder(&mut parts.headers));
         let body = if stream_response {
             BlockingResponseBody::Reader(Box::new(reader))
         } else {
-            let mut buf = Vec::new();
-            reader.read_to_end(&mut buf).map_err(|e| TransportError::new(TransportErrorKind::IncompleteBody, e))?;
-            BlockingResponseBody::Full(buf.into())
+            BlockingResponseBody::Full(reader.read_all()?)
         };
         Ok(BlockingHttpResponse { status: parts.status, headers: parts.headers, body })
     }
@@ -94,47 +91,5 @@ impl BlockingHttpClient for UreqClient {
     fn sleep(&self, duration: Duration) -> bool {
         std::thread::sleep(duration);
         true
-    }
-}
-
-/// A reader that removes the response's `Content-Encoding` with the core's decoder.
-struct Decoding<R> {
-    inner: R,
-    decoder: Option<ContentDecoder>,
-    out: Bytes,
-}
-
-impl<R: Read> Decoding<R> {
-    fn new(inner: R, headers: &mut HeaderMap) -> Self {
-        let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
-        // An encoding we did not ask for is passed through untouched.
-        let decoder = ContentDecoder::new(encoding).ok().filter(|d| !d.is_identity());
-        if decoder.is_some() {
-            headers.remove(header::CONTENT_ENCODING);
-            headers.remove(header::CONTENT_LENGTH);
-        }
-        Self { inner, decoder, out: Bytes::new() }
-    }
-}
-
-impl<R: Read> Read for Decoding<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let mut chunk = [0u8; 16 * 1024];
-        while self.out.is_empty() {
-            let Some(decoder) = &mut self.decoder else { return self.inner.read(buf) };
-            let n = self.inner.read(&mut chunk)?;
-            if n == 0 {
-                // End of body: the decoder checks the compressed stream was complete.
-                self.out = self.decoder.take().map_or(Ok(Bytes::new()), ContentDecoder::finish)?;
-                if self.out.is_empty() {
-                    return Ok(0);
-                }
-                break;
-            }
-            self.out = decoder.decode(Bytes::copy_from_slice(&chunk[..n]))?;
-        }
-        let n = buf.len().min(self.out.len());
-        buf[..n].copy_from_slice(&self.out.split_to(n));
-        Ok(n)
     }
 }

@@ -1,5 +1,6 @@
 //! apify-tests: shared test support for the Apify client crates.
 
+pub mod conformance;
 pub mod emulator;
 pub mod python;
 pub mod server;

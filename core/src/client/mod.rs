@@ -7,6 +7,7 @@
 
 mod body;
 mod builder;
+pub mod decoding;
 mod exec;
 mod http;
 mod paginator;

@@ -17,10 +17,12 @@ mod body;
 mod classify;
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use apify_core::client::decoding;
 use apify_core::client::{BoxFuture, Environment, HttpClient, HttpRequest, HttpResponse, RequestBody, ResponseBody};
-use apify_core::codec::{ACCEPT_ENCODING, ContentDecoder};
+use apify_core::codec::ACCEPT_ENCODING;
 use apify_core::error::{TransportError, TransportErrorKind};
 use apify_core::time::{ClockOrigin, Instant};
 use http::header::{self, HeaderValue};
@@ -196,12 +198,14 @@ impl HttpClient for HyperClient {
         let exchange = async {
             let response = send.await.map_err(classify::client_error)?;
             let (mut parts, incoming) = response.into_parts();
-            let decoder = decoder_for(&mut parts.headers);
+            let decoder = decoding::take_decoder(&mut parts.headers);
+            let raw = body::IncomingStream(incoming);
             if stream_response {
-                let stream = body::ResponseStream::new(incoming, decoder, timeout);
+                let sleep: decoding::SleepFn = Arc::new(|d| Box::pin(tokio::time::sleep(d)));
+                let stream = decoding::DecodedStream::new(raw, decoder).idle_timeout(timeout, sleep);
                 return Ok((parts, ResponseBody::Stream(Box::pin(stream))));
             }
-            let bytes = body::collect(incoming, decoder).await?;
+            let bytes = decoding::collect_decoded(raw, decoder).await?;
             Ok((parts, ResponseBody::Full(bytes)))
         };
         let (parts, body) = match timeout {
@@ -216,17 +220,4 @@ impl HttpClient for HyperClient {
     fn sleep(&self, duration: Duration) -> Option<BoxFuture<'static, ()>> {
         Some(Box::pin(tokio::time::sleep(duration)))
     }
-}
-
-/// A decoder for the response's `Content-Encoding`, removing the headers that describe
-/// the encoded form. An encoding we never asked for is passed through untouched.
-fn decoder_for(headers: &mut http::HeaderMap) -> Option<ContentDecoder> {
-    let enc = headers.get(header::CONTENT_ENCODING)?.to_str().ok()?;
-    let decoder = ContentDecoder::new(Some(enc)).ok()?;
-    if decoder.is_identity() {
-        return None;
-    }
-    headers.remove(header::CONTENT_ENCODING);
-    headers.remove(header::CONTENT_LENGTH);
-    Some(decoder)
 }

@@ -307,11 +307,12 @@ impl Rewriter {
         write_atomic(&self.dir, name, bytes, durability)
     }
 
-    /// Replaces `dir/name` for a file whose older versions are harmless if a crash brings
-    /// one back (a storage's metadata: counts are recovered from the data files). Without
-    /// fsync it is overwritten in place, with no inode allocated or freed: one `pwrite` of
-    /// at most a page, which a killed process cannot leave half done. A file that would
-    /// shrink, is linked elsewhere, or is missing is replaced as by [`Rewriter::write`].
+    /// Replaces `dir/name`. Without fsync it is overwritten in place, with no inode
+    /// allocated or freed: one `pwrite` of at most a page, which a killed process cannot
+    /// leave half done, while in-process readers wait. A power loss may bring back the
+    /// older version, as it may undo an unsynced rename: `Relaxed` promises no more. A
+    /// file that would shrink, is linked elsewhere, or is missing is replaced as by
+    /// [`Rewriter::write`].
     pub fn overwrite(&self, name: &str, bytes: &[u8], durability: Durability) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         if durability == Durability::Relaxed && bytes.len() <= 4096 {
@@ -325,6 +326,7 @@ impl Rewriter {
                 && m.nlink() == 1
                 && m.len() <= bytes.len() as u64
             {
+                let _no_readers = self.swap.write().unwrap_or_else(|p| p.into_inner());
                 return file.write_all_at(bytes, 0);
             }
         }

@@ -553,8 +553,9 @@ impl RequestQueue {
     }
 
     fn write_request(&self, file: &str, req: &StoredRequest, order: i64) -> Result<()> {
+        // Updates mostly grow a request (handledAt set): rewritten in place when relaxed.
         self.files
-            .write(file, &req.to_file(order), self.durability)
+            .overwrite(file, &req.to_file(order), self.durability)
             .map_err(StorageError::io(format!("writing request {:?}", req.unique_key)))
     }
 

@@ -1,0 +1,255 @@
+//! The isahc (libcurl) driver of the Apify API client: one pooled client that is both
+//! blocking and async.
+//!
+//! ```no_run
+//! // No async runtime at all: `send()` blocks.
+//! let client = apify_isahc::ApifyClient::new("MY-APIFY-TOKEN");
+//! let page = client.dataset("username~my-dataset").list_items().limit(10u64).send()?;
+//! println!("{} of {} items", page.items.len(), page.total);
+//!
+//! // The same client awaited from any executor (here futures-lite's `block_on`).
+//! # futures_lite::future::block_on(async {
+//! let page = client.dataset("username~my-dataset").list_items().limit(10u64).await?;
+//! # Ok::<_, apify_isahc::Error>(()) })?;
+//! # Ok::<_, apify_isahc::Error>(())
+//! ```
+//!
+//! libcurl pools connections, negotiates HTTP/2 by ALPN and speaks TLS through rustls
+//! (statically built: no system curl or OpenSSL). Timeouts are curl's: a whole-transfer
+//! timeout for buffered responses, and a low-speed limit (no byte for the attempt's
+//! timeout) for streamed ones. Waits between retries use `async-io`'s timer, which works
+//! under any executor. Retries, redirects and body decoding are decided by [`apify_core`].
+
+mod body;
+mod classify;
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use apify_core::client::decoding::{self, DecodedReader, DecodedStream, SleepFn};
+use apify_core::client::{
+    BlockingHttpClient, BlockingHttpRequest, BlockingHttpResponse, BlockingRequestBody, BlockingResponseBody,
+    BoxFuture, Environment, HttpClient, HttpRequest, HttpResponse, RequestBody, ResponseBody,
+};
+use apify_core::codec::ACCEPT_ENCODING;
+use apify_core::error::{TransportError, TransportErrorKind};
+use apify_core::time::{ClockOrigin, Instant};
+use http::header::{self, HeaderValue};
+use isahc::config::{Configurable, RedirectPolicy, VersionNegotiation};
+
+pub use apify_core;
+pub use apify_core::client::{
+    BodyReader, BodyStream, CallBuilder, DatasetClient, DatasetCollectionClient, KeyValueStoreClient,
+    KeyValueStoreCollectionClient, Paginator, RequestQueueClient, RequestQueueCollectionClient,
+};
+pub use apify_core::config::{Config, RequestCompression, Timeout, TimeoutTier, Timeouts};
+pub use apify_core::error::{ApiError, ApiErrorKind, Error, ErrorType, GiveUpReason};
+pub use apify_core::models;
+pub use apify_core::retry::{JitterMode, NonIdempotentRetry, RetryBudget, RetryPolicy};
+
+/// The Apify client on isahc: `.send()` blocks, `.await` works under any executor.
+pub type ApifyClient = apify_core::client::ApifyClient<IsahcClient>;
+
+/// Settings of [`IsahcClient`].
+#[derive(Debug, Clone)]
+pub struct IsahcClientBuilder {
+    connect_timeout: Duration,
+    max_connections_per_host: usize,
+    connection_cache_size: usize,
+    http2_prior_knowledge: bool,
+}
+
+impl Default for IsahcClientBuilder {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            max_connections_per_host: 0,
+            connection_cache_size: 64,
+            http2_prior_knowledge: false,
+        }
+    }
+}
+
+impl IsahcClientBuilder {
+    /// Time allowed to establish a connection (default 10 s).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// Concurrent connections per host (default 0: unlimited).
+    pub fn max_connections_per_host(mut self, n: usize) -> Self {
+        self.max_connections_per_host = n;
+        self
+    }
+
+    /// Idle connections kept for reuse (default 64).
+    pub fn connection_cache_size(mut self, n: usize) -> Self {
+        self.connection_cache_size = n;
+        self
+    }
+
+    /// Speaks HTTP/2 without negotiation, also over plain `http://` (h2c).
+    pub fn http2_prior_knowledge(mut self, on: bool) -> Self {
+        self.http2_prior_knowledge = on;
+        self
+    }
+
+    /// Builds the client (starts isahc's background agent thread).
+    pub fn build(self) -> Result<IsahcClient, isahc::Error> {
+        let versions = if self.http2_prior_knowledge {
+            VersionNegotiation::http2()
+        } else {
+            VersionNegotiation::latest_compatible()
+        };
+        let client = isahc::HttpClient::builder()
+            // The core follows redirects itself (and drops the token across hosts) and
+            // decodes bodies with the encodings it advertises.
+            .redirect_policy(RedirectPolicy::None)
+            .automatic_decompression(false)
+            .version_negotiation(versions)
+            .connect_timeout(self.connect_timeout)
+            .max_connections_per_host(self.max_connections_per_host)
+            .connection_cache_size(self.connection_cache_size)
+            .tcp_nodelay()
+            .build()?;
+        Ok(IsahcClient { client, origin: ClockOrigin::new(std::time::Instant::now()) })
+    }
+}
+
+/// An [`HttpClient`] and [`BlockingHttpClient`] on isahc. Clones share the agent and its
+/// connection pool.
+#[derive(Clone)]
+pub struct IsahcClient {
+    client: isahc::HttpClient,
+    origin: ClockOrigin,
+}
+
+impl std::fmt::Debug for IsahcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IsahcClient").finish_non_exhaustive()
+    }
+}
+
+impl Default for IsahcClient {
+    fn default() -> Self {
+        // Fails only if libcurl cannot initialise (out of memory, no thread).
+        IsahcClientBuilder::default().build().unwrap_or_else(|e| panic!("starting libcurl failed: {e}"))
+    }
+}
+
+impl IsahcClient {
+    /// Default settings: pooled, HTTP/2 by ALPN, webpki roots.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Custom settings.
+    pub fn builder() -> IsahcClientBuilder {
+        IsahcClientBuilder::default()
+    }
+}
+
+/// The parts of one attempt as isahc wants them; `B` is the body type.
+fn prepare<B>(
+    parts: http::request::Parts,
+    body: B,
+    timeout: Option<Duration>,
+    streamed: bool,
+) -> Result<http::Request<B>, TransportError> {
+    // isahc reads per-request settings from its builder only.
+    let mut builder = http::Request::builder().method(parts.method).uri(parts.uri).version(parts.version);
+    if let Some(t) = timeout {
+        // A streamed body is read at the caller's pace: only a stall (no byte for `t`) fails it.
+        builder = if streamed { builder.low_speed_timeout(1, t) } else { builder.timeout(t) };
+    }
+    if let Some(headers) = builder.headers_mut() {
+        headers.extend(parts.headers);
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(ACCEPT_ENCODING));
+    }
+    builder.body(body).map_err(|e| TransportError::new(TransportErrorKind::Unsupported, e))
+}
+
+impl Environment for IsahcClient {
+    fn now(&self) -> Instant {
+        self.origin.to_core(std::time::Instant::now())
+    }
+
+    fn wall_clock(&self) -> Option<SystemTime> {
+        Some(SystemTime::now())
+    }
+
+    fn random_seed(&self) -> u64 {
+        // RandomState is seeded from the OS; no extra crate needed.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos());
+        h.finish()
+    }
+
+    fn env_var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl HttpClient for IsahcClient {
+    async fn call(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let HttpRequest { request, timeout, stream_response } = request;
+        let (parts, body) = request.into_parts();
+        let body = match body {
+            RequestBody::Full(b) if b.is_empty() => isahc::AsyncBody::empty(),
+            RequestBody::Full(b) => isahc::AsyncBody::from(b.to_vec()),
+            RequestBody::Stream(s) => isahc::AsyncBody::from_reader(body::StreamReader::new(s)),
+        };
+        let request = prepare(parts, body, timeout, stream_response)?;
+        let response = self.client.send_async(request).await.map_err(classify::send_error)?;
+        let (mut parts, body) = response.into_parts();
+        let decoder = decoding::take_decoder(&mut parts.headers);
+        let raw = body::ReaderStream::new(body);
+        let body = if stream_response {
+            // curl's low-speed limit already watches stalls; this also covers a paused reader.
+            let sleep: SleepFn = Arc::new(|d| {
+                Box::pin(async move {
+                    async_io::Timer::after(d).await;
+                })
+            });
+            ResponseBody::Stream(Box::pin(DecodedStream::new(raw, decoder).idle_timeout(timeout, sleep)))
+        } else {
+            ResponseBody::Full(decoding::collect_decoded(raw, decoder).await?)
+        };
+        Ok(HttpResponse { status: parts.status, headers: parts.headers, body })
+    }
+
+    fn sleep(&self, duration: Duration) -> Option<BoxFuture<'static, ()>> {
+        Some(Box::pin(async move {
+            async_io::Timer::after(duration).await;
+        }))
+    }
+}
+
+impl BlockingHttpClient for IsahcClient {
+    fn call(&self, request: BlockingHttpRequest) -> Result<BlockingHttpResponse, TransportError> {
+        let BlockingHttpRequest { request, timeout, stream_response } = request;
+        let (parts, body) = request.into_parts();
+        let body = match body {
+            BlockingRequestBody::Full(b) if b.is_empty() => isahc::Body::empty(),
+            BlockingRequestBody::Full(b) => isahc::Body::from(b.to_vec()),
+            BlockingRequestBody::Reader(r) => isahc::Body::from_reader(body::SyncCell::new(r)),
+        };
+        let request = prepare(parts, body, timeout, stream_response)?;
+        let response = self.client.send(request).map_err(classify::send_error)?;
+        let (mut parts, body) = response.into_parts();
+        let reader = DecodedReader::new(body, decoding::take_decoder(&mut parts.headers));
+        let body = if stream_response {
+            BlockingResponseBody::Reader(Box::new(reader))
+        } else {
+            BlockingResponseBody::Full(reader.read_all()?)
+        };
+        Ok(BlockingHttpResponse { status: parts.status, headers: parts.headers, body })
+    }
+
+    fn sleep(&self, duration: Duration) -> bool {
+        std::thread::sleep(duration);
+        true
+    }
+}

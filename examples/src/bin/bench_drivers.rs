@@ -1,0 +1,409 @@
+//! Every driver on the same servers, beside a raw hyper client with no Apify logic (the
+//! floor) and the official Python client 3.4.0.
+//!
+//! ```sh
+//! cargo run --release -p apify-examples --bin bench_drivers [-- --quick]
+//! ```
+//!
+//! Figures: sequential small GETs (a JSON record from the `apify-local` emulator), the same
+//! at 32 concurrent requests, and streaming 1,000,000 dataset items (bytes through the
+//! client, MB/s, and the peak RSS of the process that read them). Each measurement runs in
+//! a fresh child process, so peak RSS is that driver's alone. The Python peer runs from
+//! `$APIFY_TEST_PYTHON` or `python3`, if `apify_client` 3.4.0 imports there.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use apify_core::client::{ApifyClient, BlockingHttpClient, HttpClient};
+use apify_core::config::Config;
+use apify_tests::{Emulator, Reply, ScriptedServer};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+
+const DRIVERS: [&str; 5] = ["raw-hyper", "hyper", "isahc-blocking", "isahc-async", "async-std"];
+const CONCURRENCY: usize = 32;
+
+/// What one child measures: `get` (sequential), `conc` (32 at once) or `stream`.
+struct Work {
+    kind: String,
+    url: String,
+    /// Record path (`get`, `conc`) or items path (`stream`).
+    path: String,
+    n: usize,
+}
+
+fn config(url: &str) -> Config {
+    Config::new().with_token("bench-token").with_api_url(url).expect("url")
+}
+
+fn rss_peak_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn key_of(path: &str) -> (&str, &str) {
+    // `/v2/key-value-stores/{id}/records/{key}`
+    let mut parts = path.trim_start_matches("/v2/key-value-stores/").split("/records/");
+    (parts.next().unwrap_or(""), parts.next().unwrap_or(""))
+}
+
+fn dataset_of(path: &str) -> &str {
+    path.trim_start_matches("/v2/datasets/").trim_end_matches("/items")
+}
+
+/// Runs `w` on an async driver; returns (seconds, bytes).
+fn run_async<D: HttpClient + Clone>(
+    driver: D,
+    w: &Work,
+    block_on: impl Fn(std::pin::Pin<Box<dyn Future<Output = (f64, usize)> + '_>>) -> (f64, usize),
+    spawn_all: impl Fn(
+        Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = ()>>>,
+) -> (f64, usize) {
+    let client = ApifyClient::with_custom_http_client(config(&w.url), driver);
+    block_on(Box::pin(async move {
+        match w.kind.as_str() {
+            "get" => {
+                let (id, key) = key_of(&w.path);
+                let store = client.key_value_store(id);
+                let t = Instant::now();
+                for _ in 0..w.n {
+                    assert!(store.get_record(key).await.expect("get").is_some());
+                }
+                (t.elapsed().as_secs_f64(), 0)
+            }
+            "conc" => {
+                let (id, key) = key_of(&w.path);
+                let per = w.n / CONCURRENCY;
+                let tasks = (0..CONCURRENCY)
+                    .map(|_| {
+                        let store = client.key_value_store(id);
+                        let key = key.to_owned();
+                        Box::pin(async move {
+                            for _ in 0..per {
+                                assert!(store.get_record(&key).await.expect("get").is_some());
+                            }
+                        }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+                    })
+                    .collect();
+                let t = Instant::now();
+                spawn_all(tasks).await;
+                (t.elapsed().as_secs_f64(), 0)
+            }
+            _ => {
+                let t = Instant::now();
+                let mut body = client.dataset(dataset_of(&w.path)).stream_items().await.expect("stream");
+                let mut bytes = 0;
+                while let Some(chunk) = body.next().await {
+                    bytes += chunk.expect("chunk").len();
+                }
+                (t.elapsed().as_secs_f64(), bytes)
+            }
+        }
+    }))
+}
+
+fn run_blocking<D: BlockingHttpClient>(driver: D, w: &Work) -> (f64, usize) {
+    let client = ApifyClient::with_custom_http_client(config(&w.url), driver);
+    match w.kind.as_str() {
+        "get" => {
+            let (id, key) = key_of(&w.path);
+            let store = client.key_value_store(id);
+            let t = Instant::now();
+            for _ in 0..w.n {
+                assert!(store.get_record(key).send().expect("get").is_some());
+            }
+            (t.elapsed().as_secs_f64(), 0)
+        }
+        "conc" => {
+            let (id, key) = key_of(&w.path);
+            let per = w.n / CONCURRENCY;
+            let t = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..CONCURRENCY {
+                    let store = client.key_value_store(id);
+                    s.spawn(move || {
+                        for _ in 0..per {
+                            assert!(store.get_record(key).send().expect("get").is_some());
+                        }
+                    });
+                }
+            });
+            (t.elapsed().as_secs_f64(), 0)
+        }
+        _ => {
+            let t = Instant::now();
+            let mut body = client.dataset(dataset_of(&w.path)).stream_items().send().expect("stream");
+            let bytes = std::io::copy(&mut body, &mut std::io::sink()).expect("read");
+            (t.elapsed().as_secs_f64(), bytes as usize)
+        }
+    }
+}
+
+/// The floor: hyper-util's pooled client, the same requests, no retries, no parsing.
+fn run_raw_hyper(rt: &tokio::runtime::Runtime, w: &Work) -> (f64, usize) {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client: Client<_, http_body_util::Empty<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let uri: http::Uri = format!("{}{}", w.url, w.path).parse().expect("uri");
+    let get = move |client: Client<_, _>, uri: http::Uri| async move {
+        let req = http::Request::get(uri)
+            .header("authorization", "Bearer bench-token")
+            .body(http_body_util::Empty::<Bytes>::new())
+            .expect("request");
+        let resp = client.request(req).await.expect("send");
+        assert!(resp.status().is_success());
+        let mut body = resp.into_body();
+        let mut n = 0;
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.expect("body").into_data() {
+                n += data.len();
+            }
+        }
+        n
+    };
+    rt.block_on(async {
+        let t = Instant::now();
+        let mut bytes = 0;
+        match w.kind.as_str() {
+            "conc" => {
+                let mut set = tokio::task::JoinSet::new();
+                for _ in 0..CONCURRENCY {
+                    let (client, uri, per) = (client.clone(), uri.clone(), w.n / CONCURRENCY);
+                    set.spawn(async move {
+                        for _ in 0..per {
+                            get(client.clone(), uri.clone()).await;
+                        }
+                    });
+                }
+                while set.join_next().await.is_some() {}
+            }
+            "get" => {
+                for _ in 0..w.n {
+                    get(client.clone(), uri.clone()).await;
+                }
+            }
+            _ => bytes = get(client.clone(), uri.clone()).await,
+        }
+        (t.elapsed().as_secs_f64(), bytes)
+    })
+}
+
+fn child(driver: &str, w: &Work) {
+    let tokio_rt = || tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    let (secs, bytes) = match driver {
+        "raw-hyper" => run_raw_hyper(&tokio_rt(), w),
+        "hyper" => {
+            let rt = tokio_rt();
+            let driver = rt.block_on(async { apify_hyper::HyperClient::new() });
+            run_async(
+                driver,
+                w,
+                |f| rt.block_on(f),
+                |tasks| {
+                    let handles: Vec<_> = tasks.into_iter().map(tokio::spawn).collect();
+                    Box::pin(async move {
+                        for h in handles {
+                            h.await.expect("task");
+                        }
+                    })
+                },
+            )
+        }
+        "isahc-blocking" => run_blocking(apify_isahc::IsahcClient::new(), w),
+        "isahc-async" => run_async(
+            apify_isahc::IsahcClient::new(),
+            w,
+            |f| futures_lite::future::block_on(f),
+            // isahc's agent thread does the I/O: joining on one thread is enough.
+            |tasks| {
+                Box::pin(async move {
+                    futures_util::future::join_all(tasks).await;
+                })
+            },
+        ),
+        "async-std" => run_async(
+            apify_async_std::AsyncStdClient::new(),
+            w,
+            |f| async_std::task::block_on(f),
+            |tasks| {
+                let handles: Vec<_> = tasks.into_iter().map(async_std::task::spawn).collect();
+                Box::pin(async move {
+                    futures_util::future::join_all(handles).await;
+                })
+            },
+        ),
+        other => panic!("unknown driver {other}"),
+    };
+    println!("{}", json!({"secs": secs, "bytes": bytes, "rss_kib": rss_peak_kib()}));
+}
+
+fn measure(driver: &str, w: &Work) -> Option<Value> {
+    let exe = std::env::current_exe().ok()?;
+    let out = Command::new(exe).args(["--one", driver, &w.kind, &w.url, &w.path, &w.n.to_string()]).output().ok()?;
+    if !out.status.success() {
+        eprintln!("{driver} {} failed: {}", w.kind, String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last()?).ok()
+}
+
+fn python() -> Option<PathBuf> {
+    let candidates = [std::env::var_os("APIFY_TEST_PYTHON").map(PathBuf::from), Some(PathBuf::from("python3"))];
+    candidates.into_iter().flatten().find(|p| {
+        Command::new(p)
+            .args(["-c", "import apify_client, sys; sys.exit(0 if apify_client.__version__ == '3.4.0' else 1)"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// The official Python client doing the same work.
+const PY: &str = r#"
+import asyncio, json, resource, sys, time
+from apify_client import ApifyClient, ApifyClientAsync
+kind, url, path, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+c = ApifyClient('bench-token', api_url=url)
+t = time.perf_counter(); nbytes = 0
+if kind in ('get', 'conc'):
+    store_id, key = path.split('/key-value-stores/')[1].split('/records/')
+    if kind == 'get':
+        store = c.key_value_store(store_id)
+        for _ in range(n):
+            assert store.get_record(key) is not None
+    else:
+        async def conc():
+            s = ApifyClientAsync('bench-token', api_url=url).key_value_store(store_id)
+            async def worker():
+                for _ in range(n // 32):
+                    assert await s.get_record(key) is not None
+            await asyncio.gather(*(worker() for _ in range(32)))
+        t = time.perf_counter()
+        asyncio.run(conc())
+else:
+    ds = path.split('/datasets/')[1].split('/items')[0]
+    with c.dataset(ds).stream_items() as r:
+        for chunk in r.iter_bytes():
+            nbytes += len(chunk)
+print(json.dumps({'secs': time.perf_counter() - t, 'bytes': nbytes,
+                  'rss_kib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"#;
+
+fn measure_python(py: &PathBuf, w: &Work) -> Option<Value> {
+    let out = Command::new(py).args(["-c", PY, &w.kind, &w.url, &w.path, &w.n.to_string()]).output().ok()?;
+    if !out.status.success() {
+        eprintln!("python {} failed: {}", w.kind, String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last()?).ok()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, driver, kind, url, path, n] = args.as_slice()
+        && flag == "--one"
+    {
+        let w = Work { kind: kind.clone(), url: url.clone(), path: path.clone(), n: n.parse().expect("n") };
+        child(driver, &w);
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let (gets, items) = if quick { (2_000, 100_000) } else { (10_000, 1_000_000) };
+
+    // The emulator with one small JSON record, and a server streaming the items.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = Emulator::start(dir.path(), None);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let setup = ApifyClient::with_custom_http_client(config(emulator.url()), apify_hyper::HyperClient::new());
+    let record_path = rt.block_on(async {
+        let kvs = setup.key_value_stores().get_or_create().name("bench").await.expect("kvs");
+        let rec = json!({"hello": "world", "n": 42, "tags": ["a", "b"]});
+        setup.key_value_store(&kvs.id).set_record("REC", rec).await.expect("set");
+        format!("/v2/key-value-stores/{}/records/REC", kvs.id)
+    });
+    let stream = ScriptedServer::start();
+    let body = Arc::new(
+        (0..items)
+            .map(|i| {
+                format!(
+                    "{}{{\"url\":\"https://example.com/page/{i}\",\"title\":\"Hello world\",\"n\":{i}}}",
+                    if i == 0 { "[" } else { "," }
+                )
+            })
+            .chain(std::iter::once("]".to_owned()))
+            .collect::<String>(),
+    );
+    let total_bytes = body.len();
+    stream.set_fallback(move |_| {
+        let body = body.clone();
+        Reply::status(200).header("content-type", "application/json").streamed(move || {
+            let body = body.clone();
+            (0..body.len().div_ceil(65536))
+                .map(move |i| Bytes::copy_from_slice(&body.as_bytes()[i * 65536..((i + 1) * 65536).min(body.len())]))
+        })
+    });
+
+    let py = python();
+    println!(
+        "machine: {} cores; {gets} GETs; {items} items ({:.1} MB) streamed",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        total_bytes as f64 / 1e6
+    );
+    let works = [
+        Work { kind: "get".into(), url: emulator.url().to_owned(), path: record_path.clone(), n: gets },
+        Work { kind: "conc".into(), url: emulator.url().to_owned(), path: record_path, n: gets },
+        Work { kind: "stream".into(), url: stream.base_url(), path: "/v2/datasets/big/items".into(), n: items },
+    ];
+    let mut rows: Vec<(String, Vec<Option<Value>>)> = Vec::new();
+    for d in DRIVERS {
+        rows.push((d.to_owned(), works.iter().map(|w| measure(d, w)).collect()));
+    }
+    if let Some(py) = &py {
+        rows.push(("python 3.4.0".into(), works.iter().map(|w| measure_python(py, w)).collect()));
+    } else {
+        eprintln!("apify-client 3.4.0 not importable: no Python figures");
+    }
+    let floor = rows[0].1.clone();
+    let secs = |v: &Option<Value>| v.as_ref().and_then(|v| v["secs"].as_f64());
+    println!(
+        "{:<16} {:>11} {:>8} {:>11} {:>8} {:>10} {:>8} {:>10}",
+        "driver", "GET µs", "÷floor", "32-conc/s", "÷floor", "stream MB/s", "÷floor", "peak RSS"
+    );
+    for (name, figs) in &rows {
+        let lat = secs(&figs[0]).map(|s| s / gets as f64 * 1e6);
+        let conc = secs(&figs[1]).map(|s| (gets / CONCURRENCY * CONCURRENCY) as f64 / s);
+        let mbs = secs(&figs[2]).map(|s| total_bytes as f64 / 1e6 / s);
+        let ratio = |i: usize, inverse: bool| match (secs(&figs[i]), secs(&floor[i])) {
+            (Some(a), Some(b)) if inverse => format!("{:.2}x", b / a),
+            (Some(a), Some(b)) => format!("{:.2}x", a / b),
+            _ => "-".into(),
+        };
+        let rss = figs[2]
+            .as_ref()
+            .and_then(|v| v["rss_kib"].as_u64())
+            .map_or_else(|| "-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+        let f = |v: Option<f64>, p: usize| v.map_or_else(|| "-".into(), |v| format!("{v:.p$}"));
+        println!(
+            "{name:<16} {:>11} {:>8} {:>11} {:>8} {:>10} {:>8} {:>10}",
+            f(lat, 1),
+            ratio(0, false),
+            f(conc, 0),
+            ratio(1, true),
+            f(mbs, 1),
+            ratio(2, true),
+            rss
+        );
+    }
+    println!("÷floor: latency as a multiple of raw hyper's (lower is better); throughput as a fraction of it");
+}
