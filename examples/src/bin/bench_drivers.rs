@@ -156,7 +156,9 @@ fn run_raw_hyper(rt: &tokio::runtime::Runtime, w: &Work) -> (f64, usize) {
     let client: Client<_, http_body_util::Empty<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(CONCURRENCY)
         .build(hyper_util::client::legacy::connect::HttpConnector::new());
-    let uri: http::Uri = format!("{}{}", w.url, w.path).parse().expect("uri");
+    // Byte for byte the request the clients send (they ask for the record as an attachment).
+    let query = if w.kind == "stream" { "?format=json" } else { "?attachment=true" };
+    let uri: http::Uri = format!("{}{}{query}", w.url, w.path).parse().expect("uri");
     let get = move |client: Client<_, _>, uri: http::Uri| async move {
         let req = http::Request::get(uri)
             .header("authorization", "Bearer bench-token")
