@@ -8,7 +8,8 @@
 //! Figures: sequential small GETs (a JSON record from the `apify-local` emulator), the same
 //! at 32 concurrent requests, and streaming 1,000,000 dataset items (bytes through the
 //! client, MB/s, and the peak RSS of the process that read them). Each measurement runs in
-//! a fresh child process, so peak RSS is that driver's alone. The Python peer runs from
+//! a fresh child process, so peak RSS is that driver's alone; the drivers take turns over
+//! three rounds and each figure is the median (the Python client runs once). The Python peer runs from
 //! `$APIFY_TEST_PYTHON` or `python3`, if `apify_client` 3.4.0 imports there.
 
 use std::future::Future;
@@ -27,6 +28,7 @@ use serde_json::{Value, json};
 
 const DRIVERS: [&str; 5] = ["raw-hyper", "hyper", "isahc-blocking", "isahc-async", "async-std"];
 const CONCURRENCY: usize = 32;
+const ROUNDS: usize = 3;
 
 /// What one child measures: `get` (sequential), `conc` (32 at once) or `stream`.
 struct Work {
@@ -367,9 +369,29 @@ fn main() {
         Work { kind: "conc".into(), url: emulator.url().to_owned(), path: record_path, n: gets },
         Work { kind: "stream".into(), url: stream.base_url(), path: "/v2/datasets/big/items".into(), n: items },
     ];
+    // Warm the servers up, then interleave the drivers round by round (the machine's speed
+    // drifts), keeping each driver's median.
+    let _ = measure("raw-hyper", &works[0]);
+    let mut runs: Vec<Vec<Vec<Value>>> = vec![vec![Vec::new(); works.len()]; DRIVERS.len()];
+    for _ in 0..ROUNDS {
+        for (d, driver) in DRIVERS.iter().enumerate() {
+            for (i, w) in works.iter().enumerate() {
+                runs[d][i].extend(measure(driver, w));
+            }
+        }
+    }
     let mut rows: Vec<(String, Vec<Option<Value>>)> = Vec::new();
-    for d in DRIVERS {
-        rows.push((d.to_owned(), works.iter().map(|w| measure(d, w)).collect()));
+    for (d, driver) in DRIVERS.iter().enumerate() {
+        let medians = runs[d]
+            .iter_mut()
+            .map(|v| {
+                v.sort_by(|a, b| {
+                    a["secs"].as_f64().partial_cmp(&b["secs"].as_f64()).unwrap_or(std::cmp::Ordering::Equal)
+                });
+                v.get(v.len() / 2).cloned()
+            })
+            .collect();
+        rows.push(((*driver).to_owned(), medians));
     }
     if let Some(py) = &py {
         rows.push(("python 3.4.0".into(), works.iter().map(|w| measure_python(py, w)).collect()));
