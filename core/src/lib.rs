@@ -44,6 +44,7 @@ pub mod json;
 pub mod models;
 pub mod ops;
 pub mod path;
+pub mod prelude;
 pub mod request;
 pub mod response;
 pub mod retry;

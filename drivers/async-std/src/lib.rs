@@ -32,14 +32,7 @@ use apify_core::time::{ClockOrigin, Instant};
 use http::header::{self, HeaderValue};
 
 pub use apify_core;
-pub use apify_core::client::{
-    BodyReader, BodyStream, CallBuilder, DatasetClient, DatasetCollectionClient, KeyValueStoreClient,
-    KeyValueStoreCollectionClient, Paginator, RequestQueueClient, RequestQueueCollectionClient,
-};
-pub use apify_core::config::{Config, RequestCompression, Timeout, TimeoutTier, Timeouts};
-pub use apify_core::error::{ApiError, ApiErrorKind, Error, ErrorType, GiveUpReason};
-pub use apify_core::models;
-pub use apify_core::retry::{JitterMode, NonIdempotentRetry, RetryBudget, RetryPolicy};
+pub use apify_core::prelude::*;
 
 use conn::{Origin, Pool};
 

@@ -32,14 +32,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 pub use apify_core;
-pub use apify_core::client::{
-    BodyReader, BodyStream, CallBuilder, DatasetClient, DatasetCollectionClient, KeyValueStoreClient,
-    KeyValueStoreCollectionClient, Paginator, RequestQueueClient, RequestQueueCollectionClient,
-};
-pub use apify_core::config::{Config, RequestCompression, Timeout, TimeoutTier, Timeouts};
-pub use apify_core::error::{ApiError, ApiErrorKind, Error, ErrorType, GiveUpReason};
-pub use apify_core::models;
-pub use apify_core::retry::{JitterMode, NonIdempotentRetry, RetryBudget, RetryPolicy};
+pub use apify_core::prelude::*;
 
 /// The Apify client on tokio + hyper: `ApifyClient::new(token)` is all it takes.
 pub type ApifyClient = apify_core::client::ApifyClient<HyperClient>;

@@ -39,14 +39,7 @@ use http::header::{self, HeaderValue};
 use isahc::config::{Configurable, RedirectPolicy, VersionNegotiation};
 
 pub use apify_core;
-pub use apify_core::client::{
-    BodyReader, BodyStream, CallBuilder, DatasetClient, DatasetCollectionClient, KeyValueStoreClient,
-    KeyValueStoreCollectionClient, Paginator, RequestQueueClient, RequestQueueCollectionClient,
-};
-pub use apify_core::config::{Config, RequestCompression, Timeout, TimeoutTier, Timeouts};
-pub use apify_core::error::{ApiError, ApiErrorKind, Error, ErrorType, GiveUpReason};
-pub use apify_core::models;
-pub use apify_core::retry::{JitterMode, NonIdempotentRetry, RetryBudget, RetryPolicy};
+pub use apify_core::prelude::*;
 
 /// The Apify client on isahc: `.send()` blocks, `.await` works under any executor.
 pub type ApifyClient = apify_core::client::ApifyClient<IsahcClient>;

@@ -218,23 +218,14 @@ impl KeyValueStore {
         &self.id
     }
 
-    /// Closes this handle for a drop or rename: the metadata is written first (it moves
-    /// with a rename), then every later call fails with "not found". Returns the lock.
+    /// Closes this handle for a drop or rename (see [`super::Lifecycle::close_with`]).
     pub(crate) fn close(&self) -> Option<StorageLock> {
-        let mut st = self.state();
-        if !self.life.is_closed()
-            && let Err(e) = self.write_meta_if_dirty(&mut st)
-        {
-            tracing::warn!(error = %e, "writing metadata before closing a storage failed");
-        }
-        self.life.close()
+        self.life.close_with(self.state(), |st| self.write_meta_if_dirty(st))
     }
 
     /// The state, unless this handle was closed.
     fn live(&self) -> Result<MutexGuard<'_, State>> {
-        let st = self.state();
-        self.life.check()?;
-        Ok(st)
+        self.life.guard(self.state())
     }
 
     /// Directory.

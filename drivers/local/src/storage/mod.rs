@@ -631,6 +631,27 @@ impl Lifecycle {
 
     /// Marks the storage closed and hands over its lock (to hold while the directory is
     /// deleted or moved). Call with the storage's state lock held.
+    /// Closes a storage handle for a drop or rename: its metadata is written first (it
+    /// moves with a rename), then every later call fails with "not found". Returns the lock.
+    pub(crate) fn close_with<S>(
+        &self,
+        mut state: MutexGuard<'_, S>,
+        write_meta: impl FnOnce(&mut S) -> Result<()>,
+    ) -> Option<StorageLock> {
+        if !self.is_closed()
+            && let Err(e) = write_meta(&mut state)
+        {
+            tracing::warn!(error = %e, "writing metadata before closing a storage failed");
+        }
+        self.close()
+    }
+
+    /// `state`, unless the handle was closed (checked under the state's lock).
+    pub(crate) fn guard<'a, S>(&self, state: MutexGuard<'a, S>) -> Result<MutexGuard<'a, S>> {
+        self.check()?;
+        Ok(state)
+    }
+
     pub(crate) fn close(&self) -> Option<StorageLock> {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.lock.lock().unwrap_or_else(|p| p.into_inner()).take()

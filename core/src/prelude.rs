@@ -1,0 +1,11 @@
+//! The names a driver crate re-exports for its users (`pub use apify_core::prelude::*;`),
+//! so `apify_hyper::Error` and `apify_isahc::Error` are the same type, listed once.
+
+pub use crate::client::{
+    BodyReader, BodyStream, CallBuilder, DatasetClient, DatasetCollectionClient, KeyValueStoreClient,
+    KeyValueStoreCollectionClient, Paginator, RequestQueueClient, RequestQueueCollectionClient,
+};
+pub use crate::config::{Config, RequestCompression, Timeout, TimeoutTier, Timeouts};
+pub use crate::error::{ApiError, ApiErrorKind, Error, ErrorType, GiveUpReason};
+pub use crate::models;
+pub use crate::retry::{JitterMode, NonIdempotentRetry, RetryBudget, RetryPolicy};
