@@ -13,7 +13,9 @@ use ureq_proto::client::{Call, RecvBodyResult, RecvResponseResult, SendRequestRe
 
 use crate::conn::{Conn, Origin, Pool};
 
-const BUF: usize = 64 * 1024;
+/// Buffer sizes: a request head fits, and a body moves in reads of this size. Small, as
+/// they are allocated (and zeroed) for every exchange.
+const BUF: usize = 16 * 1024;
 
 fn protocol(e: ureq_proto::Error) -> TransportError {
     TransportError::new(TransportErrorKind::Protocol, e)

@@ -368,6 +368,10 @@ async fn main() {
         ("rq", s.requests, format!("add {} requests, fetch + mark handled", s.requests), 20.0),
     ];
     let keep = Keep::new();
+    if args.iter().any(|a| a == "--emulator-only") {
+        emulator(&keep, s.emulator_ops, py.as_deref()).await;
+        return;
+    }
     // All our runs first: the Python SDK rewrites a file per push (deleting an inode each
     // time), which would slow down whatever creates files after it.
     let mut ours_figures = Vec::new();
