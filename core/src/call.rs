@@ -117,10 +117,26 @@ macro_rules! event {
     };
 }
 
+/// The URL as text, without the formatting machinery of `Display` (it runs for every call).
+fn uri_string(uri: &Uri) -> String {
+    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let Some(scheme) = uri.scheme_str() else { return pq.to_owned() };
+    let mut s = String::with_capacity(scheme.len() + 3 + authority.len() + pq.len());
+    s.push_str(scheme);
+    s.push_str("://");
+    s.push_str(authority);
+    s.push_str(pq);
+    s
+}
+
 impl Call {
     /// Starts a call of `request` at `now`, counting it in `stats`.
-    pub fn new(request: ApiRequest, config: &Config, stats: Arc<Stats>, now: Instant) -> Self {
+    pub fn new(mut request: ApiRequest, config: &Config, stats: Arc<Stats>, now: Instant) -> Self {
         stats.record_call();
+        // The call owns what it sends (a redirect changes it); the request keeps the facts.
+        let headers = std::mem::take(&mut request.headers);
+        let body = std::mem::take(&mut request.body);
         let mut policy = config.retry_policy().clone();
         if !request.meta.replayable {
             // A streamed body is gone once sent.
@@ -129,9 +145,9 @@ impl Call {
         Self {
             method: request.method.clone(),
             uri: request.uri.clone(),
-            url: request.uri.to_string().into(),
-            headers: request.headers.clone(),
-            body: request.body.clone(),
+            url: uri_string(&request.uri).into(),
+            headers,
+            body,
             retry: RetryState::new(&policy, now),
             timeouts: *config.timeouts(),
             policy,
@@ -142,7 +158,7 @@ impl Call {
         }
     }
 
-    /// Facts about the operation.
+    /// Facts about the operation (its headers and body are moved into the call).
     pub fn request(&self) -> &ApiRequest {
         &self.request
     }
@@ -384,7 +400,7 @@ impl Call {
             }
         }
         event!(debug, self, "Following redirect", status_code = status.as_u16(), location = %next);
-        self.url = next.to_string().into();
+        self.url = uri_string(&next).into();
         self.uri = next;
         self.redirects += 1;
         self.state = State::Redirect;

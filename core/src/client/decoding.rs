@@ -128,11 +128,22 @@ where
     S: Stream<Item = Result<Bytes, TransportError>> + Unpin,
 {
     let mut stream = DecodedStream::new(inner, decoder);
+    // Most bodies arrive in one chunk: that one is returned as it is, without a copy.
+    let mut first: Option<Bytes> = None;
     let mut out = BytesMut::new();
     while let Some(chunk) = poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
-        out.extend_from_slice(&chunk?);
+        let chunk = chunk?;
+        match first.take() {
+            None if out.is_empty() => first = Some(chunk),
+            earlier => {
+                if let Some(b) = earlier {
+                    out.extend_from_slice(&b);
+                }
+                out.extend_from_slice(&chunk);
+            }
+        }
     }
-    Ok(out.freeze())
+    Ok(first.unwrap_or_else(|| out.freeze()))
 }
 
 /// A blocking body reader with its `Content-Encoding` removed.

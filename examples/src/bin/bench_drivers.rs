@@ -9,8 +9,8 @@
 //! at 32 concurrent requests, and streaming 1,000,000 dataset items (bytes through the
 //! client, MB/s, and the peak RSS of the process that read them). Each measurement runs in
 //! a fresh child process, so peak RSS is that driver's alone; the drivers take turns over
-//! three rounds and each figure is the median (the Python client runs once). The Python peer runs from
-//! `$APIFY_TEST_PYTHON` or `python3`, if `apify_client` 3.4.0 imports there.
+//! five rounds and each figure is the median (the Python client runs once). The Python
+//! peer runs from `$APIFY_TEST_PYTHON` or `python3`, if `apify_client` 3.4.0 imports there.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 
 const DRIVERS: [&str; 5] = ["raw-hyper", "hyper", "isahc-blocking", "isahc-async", "async-std"];
 const CONCURRENCY: usize = 32;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 /// What one child measures: `get` (sequential), `conc` (32 at once) or `stream`.
 struct Work {
