@@ -13,7 +13,7 @@
 //! peer runs from `$APIFY_TEST_PYTHON` or `python3`, if `apify_client` 3.4.0 imports there.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
@@ -253,9 +253,26 @@ fn child(driver: &str, w: &Work) {
     println!("{}", json!({"secs": secs, "bytes": bytes, "rss_kib": rss_peak_kib()}));
 }
 
+/// A child command, pinned to the CPUs in `$BENCH_CLIENT_CPUS` if set (with the parent,
+/// and so the servers, pinned elsewhere by `taskset`), to measure clients without sharing
+/// cores with the server.
+fn child_command(program: &std::ffi::OsStr) -> Command {
+    match std::env::var("BENCH_CLIENT_CPUS") {
+        Ok(cpus) if !cpus.is_empty() => {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg(cpus).arg(program);
+            c
+        }
+        _ => Command::new(program),
+    }
+}
+
 fn measure(driver: &str, w: &Work) -> Option<Value> {
     let exe = std::env::current_exe().ok()?;
-    let out = Command::new(exe).args(["--one", driver, &w.kind, &w.url, &w.path, &w.n.to_string()]).output().ok()?;
+    let out = child_command(exe.as_os_str())
+        .args(["--one", driver, &w.kind, &w.url, &w.path, &w.n.to_string()])
+        .output()
+        .ok()?;
     if !out.status.success() {
         eprintln!("{driver} {} failed: {}", w.kind, String::from_utf8_lossy(&out.stderr));
         return None;
@@ -304,8 +321,9 @@ print(json.dumps({'secs': time.perf_counter() - t, 'bytes': nbytes,
                   'rss_kib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 "#;
 
-fn measure_python(py: &PathBuf, w: &Work) -> Option<Value> {
-    let out = Command::new(py).args(["-c", PY, &w.kind, &w.url, &w.path, &w.n.to_string()]).output().ok()?;
+fn measure_python(py: &Path, w: &Work) -> Option<Value> {
+    let out =
+        child_command(py.as_os_str()).args(["-c", PY, &w.kind, &w.url, &w.path, &w.n.to_string()]).output().ok()?;
     if !out.status.success() {
         eprintln!("python {} failed: {}", w.kind, String::from_utf8_lossy(&out.stderr));
         return None;
