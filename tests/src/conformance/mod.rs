@@ -33,8 +33,8 @@ use std::future::{Future, IntoFuture};
 use std::time::{Duration, Instant};
 
 use apify_core::client::{
-    ApifyClient, BlockingHttpClient, BodyReader, BodyStream, CallBuilder, Environment, HttpClient, Paginator,
-    StreamCall,
+    ApifyClient, BlockingHttpClient, BodyReader, BodyStream, CallBuilder, Environment, HttpClient, KeyValueStoreClient,
+    Paginator, StreamCall,
 };
 use apify_core::config::Config;
 use apify_core::error::Error;
@@ -70,6 +70,14 @@ pub trait Mode<D>: Send + Sync {
     fn record<'a>(&'a self, call: StreamCall<D, GetRecordAsBytes>) -> Result<Option<RecordChunks<'a>>, Error>;
     /// Collects an iteration over every page.
     fn collect<O: Paginated + Unpin>(&self, pages: Paginator<D, O>) -> Result<Vec<O::Item>, Error>;
+    /// Uploads a record from a body produced chunk by chunk (a stream or a reader).
+    fn upload(
+        &self,
+        store: &KeyValueStoreClient<D>,
+        key: &str,
+        content_type: &str,
+        chunks: Vec<Bytes>,
+    ) -> Result<(), Error>;
 }
 
 /// Runs blocking drivers ([`BlockingHttpClient`]) with `.send()` and plain iterators.
@@ -104,6 +112,18 @@ impl<D: BlockingHttpClient> Mode<D> for Blocking {
 
     fn collect<O: Paginated + Unpin>(&self, pages: Paginator<D, O>) -> Result<Vec<O::Item>, Error> {
         pages.collect()
+    }
+
+    fn upload(
+        &self,
+        store: &KeyValueStoreClient<D>,
+        key: &str,
+        content_type: &str,
+        chunks: Vec<Bytes>,
+    ) -> Result<(), Error> {
+        // A reader that hands out one chunk at a time, as a file or a socket would.
+        let reader = ChunkReader { chunks: chunks.into_iter(), pending: Bytes::new() };
+        store.upload_record(key, content_type, reader).send()
     }
 }
 
@@ -145,6 +165,37 @@ impl<D: HttpClient, E: BlockOn> Mode<D> for Async<E> {
 
     fn collect<O: Paginated + Unpin>(&self, pages: Paginator<D, O>) -> Result<Vec<O::Item>, Error> {
         self.0.block_on(pages.collect::<Vec<_>>()).into_iter().collect()
+    }
+
+    fn upload(
+        &self,
+        store: &KeyValueStoreClient<D>,
+        key: &str,
+        content_type: &str,
+        chunks: Vec<Bytes>,
+    ) -> Result<(), Error> {
+        let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+        self.0.block_on(store.upload_record(key, content_type, stream).into_future())
+    }
+}
+
+/// A reader over chunks produced one at a time.
+struct ChunkReader<I> {
+    chunks: I,
+    pending: Bytes,
+}
+
+impl<I: Iterator<Item = Bytes>> std::io::Read for ChunkReader<I> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pending.is_empty() {
+            match self.chunks.next() {
+                Some(c) => self.pending = c,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending.split_to(n));
+        Ok(n)
     }
 }
 
@@ -267,12 +318,13 @@ pub fn run_conformance<D: Environment, M: Mode<D>>(target: &Target<D, M>) -> Rep
         ("pagination to the last page", storage::pagination),
     ];
     if target.network {
-        scenarios.extend::<[Scenario<D, M>; 5]>([
+        scenarios.extend::<[Scenario<D, M>; 6]>([
             ("auth header, and no token in logs", wire::auth_and_logs),
             ("gzip request bodies", wire::gzip_requests),
             ("decompressed responses", wire::decompressed_responses),
             ("large item stream read incrementally", wire::large_item_stream),
             ("large record stream read incrementally", wire::large_record_stream),
+            ("streamed upload, chunked, one attempt", wire::streamed_upload),
         ]);
         scenarios.extend(faults::scenarios::<D, M>());
     }

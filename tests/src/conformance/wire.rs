@@ -166,3 +166,31 @@ pub(crate) fn large_record_stream<D: Environment, M: Mode<D>>(t: &Target<D, M>) 
     ensure!(at_first < RECORD_BYTES / 2, "the driver buffered {at_first} bytes before the first chunk");
     Ok(())
 }
+
+pub(crate) fn streamed_upload<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
+    let server = ScriptedServer::start();
+    server.enqueue(Reply::json(201, json!({})));
+    server.set_fallback(|_| Reply::status(503));
+    let c = client_for(t, &server.base_url(), TOKEN);
+    let chunks: Vec<Bytes> = (0..50u8).map(|i| Bytes::from(vec![i; 20_000])).collect();
+    let store = c.key_value_store("s");
+    t.mode.upload(&store, "big.bin", "application/octet-stream", chunks).step("upload")?;
+    let reqs = server.requests();
+    let req = reqs.first().ok_or("no request")?;
+    ensure!(
+        req.method == "PUT" && req.path() == "/v2/key-value-stores/s/records/big.bin",
+        "{} {}",
+        req.method,
+        req.path()
+    );
+    ensure!(req.header("transfer-encoding") == Some("chunked"), "sent with {:?}", req.header("transfer-encoding"));
+    ensure!(req.header("content-encoding").is_none(), "a stream was compressed");
+    ensure!(req.body.len() == 1_000_000, "{} bytes arrived of 1,000,000", req.body.len());
+    ensure!(req.body.chunks(20_000).enumerate().all(|(i, c)| c.iter().all(|b| *b == i as u8)), "bytes out of order");
+    // A stream is sent once: a failure is not retried.
+    let err =
+        t.mode.upload(&store, "k", "text/plain", vec![Bytes::from_static(b"x")]).err().ok_or("a 503 succeeded")?;
+    ensure!(err.status().map(|s| s.as_u16()) == Some(503), "{err:?}");
+    ensure!(server.request_count() == 2, "{} attempts for two uploads", server.request_count());
+    Ok(())
+}
