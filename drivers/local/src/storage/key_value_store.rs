@@ -209,34 +209,7 @@ impl KeyValueStore {
         })
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Storage ID.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// Closes this handle for a drop or rename (see [`super::Lifecycle::close_with`]).
-    pub(crate) fn close(&self) -> Option<StorageLock> {
-        self.life.close_with(self.state(), |st| self.write_meta_if_dirty(st))
-    }
-
-    /// The state, unless this handle was closed.
-    fn live(&self) -> Result<MutexGuard<'_, State>> {
-        self.life.guard(self.state())
-    }
-
-    /// Directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Current metadata.
-    pub fn meta(&self) -> StorageMeta {
-        self.state().meta.clone()
-    }
+    super::handle_accessors!();
 
     /// The key of the input record.
     pub fn input_key(&self) -> &str {

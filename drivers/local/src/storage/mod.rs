@@ -598,6 +598,42 @@ impl Open {
     }
 }
 
+/// The accessors every storage handle has, over its `id`, `dir`, `state` (a mutex around
+/// a `State` with the `meta`) and `life` fields and its `write_meta_if_dirty`.
+macro_rules! handle_accessors {
+    () => {
+        fn state(&self) -> MutexGuard<'_, State> {
+            self.state.lock().unwrap_or_else(|p| p.into_inner())
+        }
+
+        /// Storage ID.
+        pub fn id(&self) -> &str {
+            &self.id
+        }
+
+        /// Closes this handle for a drop or rename (see [`super::Lifecycle::close_with`]).
+        pub(crate) fn close(&self) -> Option<StorageLock> {
+            self.life.close_with(self.state(), |st| self.write_meta_if_dirty(st))
+        }
+
+        /// The state, unless this handle was closed.
+        fn live(&self) -> Result<MutexGuard<'_, State>> {
+            self.life.guard(self.state())
+        }
+
+        /// Directory.
+        pub fn dir(&self) -> &Path {
+            &self.dir
+        }
+
+        /// Current metadata.
+        pub fn meta(&self) -> StorageMeta {
+            self.state().meta.clone()
+        }
+    };
+}
+pub(crate) use handle_accessors;
+
 /// The advisory lock of an open storage and whether the storage was dropped or renamed
 /// under it. A caller may keep a handle after that; it then gets "not found" instead of
 /// writing, unlocked, into a directory that is gone or belongs to someone else.
