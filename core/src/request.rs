@@ -172,8 +172,9 @@ impl<'a> RequestBuilder<'a> {
             url.push('?');
             url.push_str(self.query.as_str());
         }
-        let uri: Uri =
-            url.parse().map_err(|e| Error::invalid_argument(format!("request URL {url:?} is invalid: {e}")))?;
+        // From the owned bytes: parsing a `&str` would copy the URL once more.
+        let uri = Uri::from_maybe_shared(Bytes::from(url))
+            .map_err(|e| Error::invalid_argument(format!("request URL is invalid: {e}")))?;
         let mut headers = (*self.config.default_headers()).clone();
         let mut body = self.body;
         if let Some(ct) = &self.content_type {

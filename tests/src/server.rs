@@ -286,15 +286,17 @@ async fn accept_loop(listener: TcpListener, script: Arc<Mutex<Script>>, mut shut
 async fn serve_connection(stream: TcpStream, script: Arc<Mutex<Script>>) {
     // Small scripted chunks (drip) should leave at once, not wait for Nagle.
     let _ = stream.set_nodelay(true);
+    let Ok(peer) = stream.peer_addr() else { return };
     let conn = Arc::new(ConnState::default());
     let io = TokioIo::new(FaultableIo::new(stream, Arc::clone(&conn)));
-    let service = service_fn(move |request| handle(request, Arc::clone(&script), Arc::clone(&conn)));
+    let service = service_fn(move |request| handle(request, peer, Arc::clone(&script), Arc::clone(&conn)));
     // Errors are expected: scripted faults end connections by failing them.
     let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(io, service).await;
 }
 
 async fn handle(
     request: Request<Incoming>,
+    peer: SocketAddr,
     script: Arc<Mutex<Script>>,
     conn: Arc<ConnState>,
 ) -> Result<Response<ResBody>, BoxError> {
@@ -304,7 +306,7 @@ async fn handle(
     // HTTP/2 requests carry scheme and authority; keep only what HTTP/1.1 would show.
     let uri = parts.uri.path_and_query().cloned().map_or_else(|| Uri::from_static("/"), Uri::from);
     let recorded =
-        RecordedRequest { method: parts.method, uri, version: parts.version, headers: parts.headers, body, at };
+        RecordedRequest { method: parts.method, uri, version: parts.version, headers: parts.headers, body, at, peer };
 
     let picked = {
         let mut script = lock(&script);

@@ -13,8 +13,8 @@ use ureq_proto::client::{Call, RecvBodyResult, RecvResponseResult, SendRequestRe
 
 use crate::conn::{Conn, Origin, Pool};
 
-/// Buffer sizes: a request head fits, and a body moves in reads of this size. Small, as
-/// they are allocated (and zeroed) for every exchange.
+/// Buffer sizes: a request head fits, and a body moves in reads of this size. The pool
+/// keeps spare ones for the next exchange.
 const BUF: usize = 16 * 1024;
 
 fn protocol(e: ureq_proto::Error) -> TransportError {
@@ -55,7 +55,9 @@ pub(crate) async fn send(
         call.force_send_body();
     }
     let mut call = call.proceed();
-    let mut out = vec![0u8; BUF];
+    let mut out = pool.take_buffer(BUF);
+    // Zeroed only when new: a spare one is overwritten.
+    out.resize(BUF, 0);
     let mut used = 0;
     while !call.can_proceed() {
         used += call.write(&mut out[used..]).map_err(protocol)?;
@@ -99,7 +101,8 @@ pub(crate) async fn send(
 
     // The response head.
     let mut call = call;
-    let mut input = Vec::with_capacity(BUF);
+    let mut input = pool.take_buffer(BUF);
+    input.clear();
     let (response, consumed) = loop {
         let (n, response) = call.try_response(&input, false).map_err(protocol)?;
         if let Some(r) = response {
@@ -236,6 +239,14 @@ impl BodyReader {
                 return Err(TransportError::msg(TransportErrorKind::IncompleteBody, "connection closed mid-body"));
             }
         }
+    }
+}
+
+impl Drop for BodyReader {
+    fn drop(&mut self) {
+        self.pool.give_buffer(std::mem::take(&mut self.out), BUF);
+        self.input.clear();
+        self.pool.give_buffer(std::mem::take(&mut self.input), BUF);
     }
 }
 

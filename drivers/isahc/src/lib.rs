@@ -15,16 +15,20 @@
 //! ```
 //!
 //! libcurl pools connections, negotiates HTTP/2 by ALPN and speaks TLS through rustls
-//! (statically built: no system curl or OpenSSL). Timeouts are curl's: a whole-transfer
+//! (statically built: no system curl or OpenSSL). Async calls and streamed responses go
+//! through isahc's agent thread; other blocking calls run curl on the caller's thread,
+//! which saves two thread crossings per call. Timeouts are curl's: a whole-transfer
 //! timeout for buffered responses, and a low-speed limit (no byte for the attempt's
 //! timeout) for streamed ones. Waits between retries use `async-io`'s timer, which works
 //! under any executor. Retries, redirects and body decoding are decided by [`apify_core`].
 
 mod body;
 mod classify;
+mod easy;
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use apify_core::client::decoding::{self, DecodedReader, DecodedStream, SleepFn};
@@ -51,6 +55,7 @@ pub struct IsahcClientBuilder {
     max_connections_per_host: usize,
     connection_cache_size: usize,
     http2_prior_knowledge: bool,
+    agents: usize,
 }
 
 impl Default for IsahcClientBuilder {
@@ -60,6 +65,8 @@ impl Default for IsahcClientBuilder {
             max_connections_per_host: 0,
             connection_cache_size: 64,
             http2_prior_knowledge: false,
+            // One agent thread drives at most about one core of transfers (BENCHMARKS.md).
+            agents: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
         }
     }
 }
@@ -71,13 +78,14 @@ impl IsahcClientBuilder {
         self
     }
 
-    /// Concurrent connections per host (default 0: unlimited).
+    /// Concurrent connections per host of async calls and streamed responses (default 0:
+    /// unlimited). Other blocking calls use one connection per calling thread.
     pub fn max_connections_per_host(mut self, n: usize) -> Self {
         self.max_connections_per_host = n;
         self
     }
 
-    /// Idle connections kept for reuse (default 64).
+    /// Idle connections kept for reuse (default 64), and idle curl handles of blocking calls.
     pub fn connection_cache_size(mut self, n: usize) -> Self {
         self.connection_cache_size = n;
         self
@@ -89,25 +97,46 @@ impl IsahcClientBuilder {
         self
     }
 
-    /// Builds the client (starts isahc's background agent thread).
+    /// isahc agents (each a thread with its own curl multi handle and connection pool)
+    /// that async calls and streamed responses are spread over, round robin. Default: the
+    /// number of CPUs, at most 4. The connection limits above apply to each agent.
+    pub fn agents(mut self, n: usize) -> Self {
+        self.agents = n.max(1);
+        self
+    }
+
+    /// Builds the client (starts isahc's background agent threads).
     pub fn build(self) -> Result<IsahcClient, isahc::Error> {
         let versions = if self.http2_prior_knowledge {
             VersionNegotiation::http2()
         } else {
             VersionNegotiation::latest_compatible()
         };
-        let client = isahc::HttpClient::builder()
-            // The core follows redirects itself (and drops the token across hosts) and
-            // decodes bodies with the encodings it advertises.
-            .redirect_policy(RedirectPolicy::None)
-            .automatic_decompression(false)
-            .version_negotiation(versions)
-            .connect_timeout(self.connect_timeout)
-            .max_connections_per_host(self.max_connections_per_host)
-            .connection_cache_size(self.connection_cache_size)
-            .tcp_nodelay()
-            .build()?;
-        Ok(IsahcClient { client, origin: ClockOrigin::new(std::time::Instant::now()) })
+        let agent = || {
+            isahc::HttpClient::builder()
+                // The core follows redirects itself (and drops the token across hosts) and
+                // decodes bodies with the encodings it advertises.
+                .redirect_policy(RedirectPolicy::None)
+                .automatic_decompression(false)
+                .version_negotiation(versions.clone())
+                .connect_timeout(self.connect_timeout)
+                .max_connections_per_host(self.max_connections_per_host)
+                .connection_cache_size(self.connection_cache_size)
+                .tcp_nodelay()
+                .build()
+        };
+        let agents = (0..self.agents).map(|_| agent()).collect::<Result<Vec<_>, _>>()?;
+        let easy = easy::EasyPool::new(easy::Settings {
+            connect_timeout: self.connect_timeout,
+            http2_prior_knowledge: self.http2_prior_knowledge,
+            max_idle: self.connection_cache_size,
+            ca_file: easy::Settings::ca_file_from_env(),
+        });
+        Ok(IsahcClient {
+            agents: Arc::new(Agents { clients: agents, next: AtomicUsize::new(0) }),
+            easy: Arc::new(easy),
+            origin: ClockOrigin::new(std::time::Instant::now()),
+        })
     }
 }
 
@@ -115,7 +144,9 @@ impl IsahcClientBuilder {
 /// connection pool.
 #[derive(Clone)]
 pub struct IsahcClient {
-    client: isahc::HttpClient,
+    agents: Arc<Agents>,
+    /// Blocking calls with buffered responses run curl on the caller's thread.
+    easy: Arc<easy::EasyPool>,
     origin: ClockOrigin,
 }
 
@@ -133,7 +164,7 @@ impl Default for IsahcClient {
 }
 
 impl IsahcClient {
-    /// Default settings: pooled, HTTP/2 by ALPN, webpki roots.
+    /// Default settings: pooled, HTTP/2 by ALPN, the system's trust store (or `$SSL_CERT_FILE`).
     pub fn new() -> Self {
         Self::default()
     }
@@ -141,6 +172,19 @@ impl IsahcClient {
     /// Custom settings.
     pub fn builder() -> IsahcClientBuilder {
         IsahcClientBuilder::default()
+    }
+}
+
+/// isahc clients, each with its agent thread.
+struct Agents {
+    clients: Vec<isahc::HttpClient>,
+    next: AtomicUsize,
+}
+
+impl Agents {
+    fn next(&self) -> &isahc::HttpClient {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        &self.clients[i]
     }
 }
 
@@ -195,7 +239,7 @@ impl HttpClient for IsahcClient {
             RequestBody::Stream(s) => isahc::AsyncBody::from_reader(body::StreamReader::new(s)),
         };
         let request = prepare(parts, body, timeout, stream_response)?;
-        let response = self.client.send_async(request).await.map_err(classify::send_error)?;
+        let response = self.agents.next().send_async(request).await.map_err(classify::send_error)?;
         let (mut parts, body) = response.into_parts();
         let decoder = decoding::take_decoder(&mut parts.headers);
         let raw = body::ReaderStream::new(body);
@@ -224,21 +268,23 @@ impl BlockingHttpClient for IsahcClient {
     fn call(&self, request: BlockingHttpRequest) -> Result<BlockingHttpResponse, TransportError> {
         let BlockingHttpRequest { request, timeout, stream_response } = request;
         let (parts, body) = request.into_parts();
+        if !stream_response {
+            return self.easy.call(parts, body, timeout);
+        }
         let body = match body {
             BlockingRequestBody::Full(b) if b.is_empty() => isahc::Body::empty(),
             BlockingRequestBody::Full(b) => isahc::Body::from(b.to_vec()),
             BlockingRequestBody::Reader(r) => isahc::Body::from_reader(body::SyncCell::new(r)),
         };
         let request = prepare(parts, body, timeout, stream_response)?;
-        let response = self.client.send(request).map_err(classify::send_error)?;
+        let response = self.agents.next().send(request).map_err(classify::send_error)?;
         let (mut parts, body) = response.into_parts();
         let reader = DecodedReader::new(body, decoding::take_decoder(&mut parts.headers));
-        let body = if stream_response {
-            BlockingResponseBody::Reader(Box::new(reader))
-        } else {
-            BlockingResponseBody::Full(reader.read_all()?)
-        };
-        Ok(BlockingHttpResponse { status: parts.status, headers: parts.headers, body })
+        Ok(BlockingHttpResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body: BlockingResponseBody::Reader(Box::new(reader)),
+        })
     }
 
     fn sleep(&self, duration: Duration) -> bool {

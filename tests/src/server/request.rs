@@ -1,6 +1,7 @@
 //! What the server saw: one [`RecordedRequest`] per incoming request.
 
 use std::io::Read;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -26,6 +27,8 @@ pub struct RecordedRequest {
     pub body: Bytes,
     /// When the request head arrived (before the body was read).
     pub at: Instant,
+    /// The client's address: requests from one address came on one connection.
+    pub peer: SocketAddr,
 }
 
 impl RecordedRequest {

@@ -1,0 +1,318 @@
+//! Blocking calls with buffered responses, on libcurl's easy interface in the caller's
+//! thread.
+//!
+//! isahc's blocking API hands every request to its agent thread and waits for the answer,
+//! which costs two thread crossings per call (about 60 µs on a small GET, BENCHMARKS.md).
+//! Here curl runs where the caller already blocks. Easy handles are pooled and each keeps
+//! its connections alive, so a thread that calls again reuses its connection. Streamed
+//! responses still go through isahc: their reader must be `Send`, which curl's multi
+//! handle is not, and on a long body the crossings do not matter.
+
+use std::io::{self, Read};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use apify_core::client::decoding::{self, DecodedReader};
+use apify_core::client::{BlockingHttpResponse, BlockingRequestBody, BlockingResponseBody};
+use apify_core::codec::ACCEPT_ENCODING;
+use apify_core::error::{TransportError, TransportErrorKind};
+use bytes::{Buf, Bytes};
+use curl::easy::{Easy2, Handler, HttpVersion, List, ReadError, SeekResult, SslOpt, WriteError};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+
+use crate::classify;
+
+/// Largest body reserved up front from `Content-Length` (more grows as it arrives).
+const MAX_RESERVE: usize = 16 * 1024 * 1024;
+
+/// The client settings easy handles need.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) http2_prior_knowledge: bool,
+    /// Idle handles kept (each with its open connections).
+    pub(crate) max_idle: usize,
+    /// The trust store isahc uses by default: `$SSL_CERT_FILE` if set, else (`None`) the
+    /// system's, which curl built with rustls reads through rustls-platform-verifier.
+    pub(crate) ca_file: Option<std::path::PathBuf>,
+}
+
+impl Settings {
+    pub(crate) fn ca_file_from_env() -> Option<std::path::PathBuf> {
+        std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()).map(Into::into)
+    }
+}
+
+/// Idle easy handles, shared by the clones of one client.
+pub(crate) struct EasyPool {
+    settings: Settings,
+    idle: Mutex<Vec<Easy2<Exchange>>>,
+}
+
+impl EasyPool {
+    pub(crate) fn new(settings: Settings) -> Self {
+        Self { settings, idle: Mutex::new(Vec::new()) }
+    }
+
+    fn checkout(&self) -> Easy2<Exchange> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        idle.unwrap_or_else(|| Easy2::new(Exchange::default()))
+    }
+
+    fn checkin(&self, mut easy: Easy2<Exchange>) {
+        // Drop what the call left (a caller's reader, a large body's capacity).
+        *easy.get_mut() = Exchange::default();
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < self.settings.max_idle {
+            idle.push(easy);
+        }
+    }
+
+    /// Sends one attempt and reads the whole response.
+    pub(crate) fn call(
+        &self,
+        parts: http::request::Parts,
+        body: BlockingRequestBody,
+        timeout: Option<Duration>,
+    ) -> Result<BlockingHttpResponse, TransportError> {
+        let mut easy = self.checkout();
+        let result = configure(&mut easy, &self.settings, parts, body, timeout).and_then(|()| {
+            let performed = easy.perform();
+            let exchange = easy.get_mut();
+            match performed {
+                Ok(()) => exchange.response(),
+                Err(e) => Err(exchange.error(e)),
+            }
+        });
+        // After a failure curl has closed the connection: the handle itself is fine.
+        self.checkin(easy);
+        result
+    }
+}
+
+/// Sets every option of one attempt on a (possibly reused) handle.
+fn configure(
+    easy: &mut Easy2<Exchange>,
+    settings: &Settings,
+    parts: http::request::Parts,
+    body: BlockingRequestBody,
+    timeout: Option<Duration>,
+) -> Result<(), TransportError> {
+    let unsupported = |e: &dyn std::fmt::Display| TransportError::new(TransportErrorKind::Unsupported, e.to_string());
+    let mut lines = Vec::with_capacity(parts.headers.len() + 4);
+    for (name, value) in &parts.headers {
+        let value = value.to_str().map_err(|_| unsupported(&format_args!("header {name} is not visible ASCII")))?;
+        lines.push(format!("{name}: {value}"));
+    }
+    set_options(easy, settings, parts, body, timeout, lines).map_err(|e| unsupported(&e))
+}
+
+fn set_options(
+    easy: &mut Easy2<Exchange>,
+    settings: &Settings,
+    parts: http::request::Parts,
+    body: BlockingRequestBody,
+    timeout: Option<Duration>,
+    header_lines: Vec<String>,
+) -> Result<(), curl::Error> {
+    // Back to defaults, keeping the handle's connections, DNS and TLS session caches.
+    easy.reset();
+    easy.url(&parts.uri.to_string())?;
+    easy.http_version(if settings.http2_prior_knowledge { HttpVersion::V2PriorKnowledge } else { HttpVersion::V2TLS })?;
+    easy.connect_timeout(settings.connect_timeout)?;
+    easy.tcp_nodelay(true)?;
+    // The core follows redirects and decodes bodies itself: both stay off here.
+    easy.follow_location(false)?;
+    match &settings.ca_file {
+        Some(path) => easy.cainfo(path)?,
+        None => easy.ssl_options(SslOpt::new().native_ca(true))?,
+    }
+    if let Some(t) = timeout {
+        easy.timeout(t)?;
+    }
+
+    let known_length = match &body {
+        BlockingRequestBody::Full(b) => Some(b.len() as u64),
+        BlockingRequestBody::Reader(_) => None,
+    };
+    // Like hyper, an empty POST/PUT/PATCH still says `Content-Length: 0`.
+    let sends_body = !matches!(&body, BlockingRequestBody::Full(b) if b.is_empty())
+        || matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
+    if sends_body {
+        // A body is read through the read callback whatever the method.
+        easy.post(true)?;
+        if let Some(n) = known_length {
+            easy.post_field_size(n)?;
+        }
+    }
+    match parts.method {
+        Method::GET if !sends_body => {}
+        Method::POST if sends_body => {}
+        Method::HEAD => easy.nobody(true)?,
+        ref m => easy.custom_request(m.as_str())?,
+    }
+
+    let mut list = List::new();
+    for line in &header_lines {
+        list.append(line)?;
+    }
+    if !parts.headers.contains_key(header::ACCEPT_ENCODING) {
+        list.append(&format!("{}: {ACCEPT_ENCODING}", header::ACCEPT_ENCODING))?;
+    }
+    // No `Expect: 100-continue` round trip before large bodies.
+    list.append("Expect:")?;
+    if sends_body {
+        if !parts.headers.contains_key(header::CONTENT_TYPE) {
+            // Not the form type curl would add to a POST.
+            list.append("Content-Type:")?;
+        }
+        if known_length.is_none() && !parts.headers.contains_key(header::CONTENT_LENGTH) {
+            list.append("Transfer-Encoding: chunked")?;
+        }
+    }
+    easy.http_headers(list)?;
+
+    *easy.get_mut() = Exchange::new(body);
+    Ok(())
+}
+
+/// What the request sends.
+#[derive(Default)]
+enum Upload {
+    #[default]
+    None,
+    /// The whole body and how far curl has read it (it may rewind to resend).
+    Full(Bytes, usize),
+    Reader(Box<dyn Read + Send>),
+}
+
+/// One request and its response, filled by curl's callbacks.
+#[derive(Default)]
+pub(crate) struct Exchange {
+    upload: Upload,
+    /// Why the caller's body failed (curl only learns that it was aborted).
+    upload_error: Option<io::Error>,
+    status: Option<StatusCode>,
+    headers: HeaderMap,
+    /// The blank line after a final (not 1xx) status was seen.
+    head_done: bool,
+    /// A header line that is not HTTP (the transfer is aborted).
+    bad_head: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Exchange {
+    fn new(body: BlockingRequestBody) -> Self {
+        let upload = match body {
+            BlockingRequestBody::Full(b) if b.is_empty() => Upload::None,
+            BlockingRequestBody::Full(b) => Upload::Full(b, 0),
+            BlockingRequestBody::Reader(r) => Upload::Reader(r),
+        };
+        Self { upload, ..Self::default() }
+    }
+
+    fn response(&mut self) -> Result<BlockingHttpResponse, TransportError> {
+        let status = self.status.filter(|_| self.head_done).ok_or_else(|| {
+            TransportError::new(TransportErrorKind::Protocol, "curl finished without a response head")
+        })?;
+        let mut headers = std::mem::take(&mut self.headers);
+        let raw = Bytes::from(std::mem::take(&mut self.body));
+        let body = match decoding::take_decoder(&mut headers) {
+            Some(decoder) => DecodedReader::new(raw.reader(), Some(decoder)).read_all()?,
+            None => raw,
+        };
+        Ok(BlockingHttpResponse { status, headers, body: BlockingResponseBody::Full(body) })
+    }
+
+    fn error(&mut self, e: curl::Error) -> TransportError {
+        if let Some(cause) = self.upload_error.take() {
+            return TransportError::new(TransportErrorKind::RequestBody, cause);
+        }
+        if let Some(line) = self.bad_head.take() {
+            return TransportError::new(TransportErrorKind::Protocol, format!("invalid response header line: {line}"));
+        }
+        classify::curl_error(e, self.head_done)
+    }
+
+    fn header_line(&mut self, line: &[u8]) -> Result<(), ()> {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if self.head_done {
+            // Trailers: the response was already described by its head.
+            return Ok(());
+        }
+        if line.starts_with(b"HTTP/") {
+            // A new head (the previous one was 1xx): start over.
+            self.headers.clear();
+            let code = line.split(|b| *b == b' ').nth(1).unwrap_or_default();
+            self.status = Some(StatusCode::from_bytes(code).map_err(|_| ())?);
+        } else if line.is_empty() {
+            self.head_done = self.status.is_some_and(|s| !s.is_informational());
+        } else {
+            let colon = line.iter().position(|b| *b == b':').ok_or(())?;
+            let name = HeaderName::from_bytes(line[..colon].trim_ascii()).map_err(|_| ())?;
+            let value = HeaderValue::from_bytes(line[colon + 1..].trim_ascii()).map_err(|_| ())?;
+            if name == header::CONTENT_LENGTH
+                && let Some(n) = value.to_str().ok().and_then(|v| v.parse::<usize>().ok())
+            {
+                self.body.reserve(n.min(MAX_RESERVE));
+            }
+            self.headers.append(name, value);
+        }
+        Ok(())
+    }
+}
+
+impl Handler for Exchange {
+    fn header(&mut self, data: &[u8]) -> bool {
+        match self.header_line(data) {
+            Ok(()) => true,
+            Err(()) => {
+                self.bad_head = Some(String::from_utf8_lossy(data).trim_end().to_owned());
+                false
+            }
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<usize, WriteError> {
+        self.body.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn read(&mut self, into: &mut [u8]) -> Result<usize, ReadError> {
+        match &mut self.upload {
+            Upload::None => Ok(0),
+            Upload::Full(b, pos) => {
+                let rest = b.get(*pos..).unwrap_or_default();
+                let n = rest.len().min(into.len());
+                into[..n].copy_from_slice(&rest[..n]);
+                *pos += n;
+                Ok(n)
+            }
+            Upload::Reader(r) => loop {
+                match r.read(into) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        self.upload_error = Some(e);
+                        return Err(ReadError::Abort);
+                    }
+                }
+            },
+        }
+    }
+
+    fn seek(&mut self, whence: io::SeekFrom) -> SeekResult {
+        // curl rewinds to resend on a fresh connection when a reused one turned out dead;
+        // a whole body can be replayed, a reader cannot.
+        match (&mut self.upload, whence) {
+            (Upload::Full(b, pos), io::SeekFrom::Start(n)) if n <= b.len() as u64 => {
+                *pos = n as usize;
+                SeekResult::Ok
+            }
+            (Upload::None, io::SeekFrom::Start(0)) => SeekResult::Ok,
+            _ => SeekResult::CantSeek,
+        }
+    }
+}
