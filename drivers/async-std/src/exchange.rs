@@ -113,7 +113,7 @@ pub(crate) async fn send(
             input.drain(..n);
             continue;
         }
-        let got = read_more(&mut conn, &mut input).await.map_err(io)?;
+        let got = read_more(&mut conn, &mut input, &mut out).await.map_err(io)?;
         if got == 0 {
             let msg = "connection closed before the response head";
             return Err(TransportError::msg(TransportErrorKind::ConnectionClosed, msg));
@@ -163,13 +163,13 @@ async fn send_stream(
     }
 }
 
-/// Reads what the socket has into `input`; `Ok(0)` at end of stream.
-async fn read_more(conn: &mut Conn, input: &mut Vec<u8>) -> std::io::Result<usize> {
-    let len = input.len();
-    input.resize(len + BUF, 0);
-    let n = conn.read(&mut input[len..]).await;
-    input.truncate(len + *n.as_ref().unwrap_or(&0));
-    n
+/// Reads what the socket has into `input` through `scratch` (whose content is free to
+/// overwrite); `Ok(0)` at end of stream. Reading into `input`'s spare room instead would
+/// mean zeroing it first, 16 KiB for every read of a few hundred bytes.
+async fn read_more(conn: &mut Conn, input: &mut Vec<u8>, scratch: &mut [u8]) -> std::io::Result<usize> {
+    let n = conn.read(scratch).await?;
+    input.extend_from_slice(&scratch[..n]);
+    Ok(n)
 }
 
 enum BodyState {
@@ -228,7 +228,7 @@ impl BodyReader {
                 }
             }
             let Some(conn) = self.conn.as_mut() else { return Ok(None) };
-            let n = read_more(conn, &mut self.input)
+            let n = read_more(conn, &mut self.input, &mut self.out)
                 .await
                 .map_err(|e| TransportError::new(TransportErrorKind::IncompleteBody, e))?;
             if n == 0 {
