@@ -214,7 +214,7 @@ impl Exchange {
 
     fn response(&mut self) -> Result<BlockingHttpResponse, TransportError> {
         let status = self.status.filter(|_| self.head_done).ok_or_else(|| {
-            TransportError::new(TransportErrorKind::Protocol, "curl finished without a response head")
+            TransportError::msg(TransportErrorKind::Protocol, "curl finished without a response head")
         })?;
         let mut headers = std::mem::take(&mut self.headers);
         let raw = Bytes::from(std::mem::take(&mut self.body));
@@ -230,7 +230,7 @@ impl Exchange {
             return TransportError::new(TransportErrorKind::RequestBody, cause);
         }
         if let Some(line) = self.bad_head.take() {
-            return TransportError::new(TransportErrorKind::Protocol, format!("invalid response header line: {line}"));
+            return TransportError::msg(TransportErrorKind::Protocol, format!("invalid response header line: {line}"));
         }
         classify::curl_error(e, self.head_done)
     }
@@ -314,5 +314,83 @@ impl Handler for Exchange {
             (Upload::None, io::SeekFrom::Start(0)) => SeekResult::Ok,
             _ => SeekResult::CantSeek,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(lines: &[&str]) -> (Exchange, Vec<bool>) {
+        let mut ex = Exchange::default();
+        let ok = lines.iter().map(|l| ex.header(l.as_bytes())).collect();
+        (ex, ok)
+    }
+
+    #[test]
+    fn a_head_after_an_informational_one_replaces_it() {
+        let (ex, ok) = feed(&[
+            "HTTP/1.1 100 Continue\r\n",
+            "x-early: 1\r\n",
+            "\r\n",
+            "HTTP/1.1 201 Created\r\n",
+            "Content-Type: application/json\r\n",
+            "X-Twice: a\r\n",
+            "X-Twice: b\r\n",
+            "\r\n",
+            "x-trailer: late\r\n",
+        ]);
+        assert!(ok.iter().all(|b| *b));
+        assert!(ex.head_done);
+        assert_eq!(ex.status, Some(StatusCode::CREATED));
+        assert_eq!(ex.headers["content-type"], "application/json");
+        assert_eq!(ex.headers.get_all("x-twice").iter().count(), 2);
+        assert!(!ex.headers.contains_key("x-early"));
+        assert!(!ex.headers.contains_key("x-trailer"));
+    }
+
+    #[test]
+    fn http2_status_lines_parse() {
+        let (ex, _) = feed(&["HTTP/2 404 \r\n", "\r\n"]);
+        assert_eq!(ex.status, Some(StatusCode::NOT_FOUND));
+        assert!(ex.head_done);
+    }
+
+    #[test]
+    fn a_malformed_line_aborts_with_the_line_kept() {
+        let (mut ex, ok) = feed(&["HTTP/1.1 200 OK\r\n", "no colon here\r\n"]);
+        assert_eq!(ok, [true, false]);
+        let e = ex.error(curl::Error::new(23));
+        assert_eq!(e.kind(), TransportErrorKind::Protocol);
+        assert!(e.to_string().contains("no colon here"), "{e}");
+        let (_, ok) = feed(&["HTTP/1.1 2x0 OK\r\n"]);
+        assert_eq!(ok, [false]);
+    }
+
+    #[test]
+    fn a_whole_body_rewinds_and_a_reader_does_not() {
+        let mut ex = Exchange::new(BlockingRequestBody::Full(Bytes::from_static(b"abcdef")));
+        let mut buf = [0u8; 4];
+        assert_eq!(ex.read(&mut buf).ok(), Some(4));
+        assert!(matches!(ex.seek(io::SeekFrom::Start(0)), SeekResult::Ok));
+        assert_eq!(ex.read(&mut buf).ok(), Some(4));
+        assert_eq!(&buf, b"abcd");
+        let mut ex = Exchange::new(BlockingRequestBody::Reader(Box::new(io::Cursor::new(b"xy".to_vec()))));
+        assert!(matches!(ex.seek(io::SeekFrom::Start(0)), SeekResult::CantSeek));
+    }
+
+    #[test]
+    fn a_failing_reader_is_a_request_body_error_with_its_cause() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk gone"))
+            }
+        }
+        let mut ex = Exchange::new(BlockingRequestBody::Reader(Box::new(Broken)));
+        assert!(ex.read(&mut [0u8; 8]).is_err());
+        let e = ex.error(curl::Error::new(42));
+        assert_eq!(e.kind(), TransportErrorKind::RequestBody);
+        assert!(std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("disk gone")));
     }
 }

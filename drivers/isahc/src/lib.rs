@@ -16,7 +16,7 @@
 //!
 //! libcurl pools connections, negotiates HTTP/2 by ALPN and speaks TLS through rustls
 //! (statically built: no system curl or OpenSSL). Async calls and streamed responses go
-//! through isahc's agent thread; other blocking calls run curl on the caller's thread,
+//! through isahc's agent threads; other blocking calls run curl on the caller's thread,
 //! which saves two thread crossings per call. Timeouts are curl's: a whole-transfer
 //! timeout for buffered responses, and a low-speed limit (no byte for the attempt's
 //! timeout) for streamed ones. Waits between retries use `async-io`'s timer, which works
