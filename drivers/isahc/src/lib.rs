@@ -140,8 +140,8 @@ impl IsahcClientBuilder {
     }
 }
 
-/// An [`HttpClient`] and [`BlockingHttpClient`] on isahc. Clones share the agent and its
-/// connection pool.
+/// An [`HttpClient`] and [`BlockingHttpClient`] on libcurl. Clones share the isahc agents,
+/// their connection pools and the idle curl handles of blocking calls.
 #[derive(Clone)]
 pub struct IsahcClient {
     agents: Arc<Agents>,
