@@ -30,10 +30,12 @@ pub(crate) fn send_error(e: isahc::Error) -> TransportError {
 pub(crate) fn curl_error(e: curl::Error, head_received: bool) -> TransportError {
     let kind = if e.is_operation_timedout() {
         TransportErrorKind::Timeout
-    } else if e.is_couldnt_resolve_host() || e.is_couldnt_resolve_proxy() || e.is_couldnt_connect() {
-        TransportErrorKind::Connect
-    } else if e.is_ssl_connect_error() {
-        // The handshake failed: no request byte left the client.
+    } else if e.is_couldnt_resolve_host()
+        || e.is_couldnt_resolve_proxy()
+        || e.is_couldnt_connect()
+        // A failed TLS handshake: no request byte left the client either.
+        || e.is_ssl_connect_error()
+    {
         TransportErrorKind::Connect
     } else if e.is_peer_failed_verification()
         || e.is_ssl_certproblem()
