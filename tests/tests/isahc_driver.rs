@@ -1,6 +1,7 @@
 //! What the conformance kit does not cover for isahc: HTTP/2, the same client used both
 //! blocking and async, connection reuse and the request line of blocking calls (which run
-//! curl's easy interface on the caller's thread).
+//! curl's easy interface on the caller's thread), and the agent thread of async calls
+//! (many transfers on one multi handle, cancelled calls).
 
 use apify_core::client::ApifyClient;
 use apify_core::config::Config;
@@ -86,4 +87,54 @@ fn blocking_request_lines_and_bodies() {
     for r in &reqs {
         assert!(r.headers["accept-encoding"].to_str().unwrap().contains("gzip"));
     }
+}
+
+/// Async calls share one curl multi handle on the client's agent thread: many at once must
+/// each get their own response.
+#[test]
+fn concurrent_async_calls_each_get_their_own_response() {
+    let server = ScriptedServer::start();
+    server.set_fallback(|r| {
+        let id = r.path().trim_start_matches("/v2/datasets/").to_owned();
+        Reply::json(200, dataset(&id))
+    });
+    let cfg = Config::new().with_api_url(&server.base_url()).unwrap();
+    let c = ApifyClient::with_custom_http_client(cfg, IsahcClient::new());
+    let ids: Vec<String> = (0..64).map(|i| format!("ds{i}")).collect();
+    let got = futures_lite::future::block_on(futures_util::future::join_all(ids.iter().map(|id| {
+        let c = &c;
+        async move { c.dataset(id).get().await.unwrap().unwrap().id }
+    })));
+    assert_eq!(got, ids);
+    assert_eq!(server.request_count(), 64);
+}
+
+/// A dropped async call aborts its transfer: with one connection allowed per host, the
+/// next call would otherwise wait behind a reply that takes a minute.
+#[test]
+fn a_dropped_async_call_frees_its_connection() {
+    let server = ScriptedServer::start();
+    server.enqueue(Reply::json(200, dataset("slow")).delay(std::time::Duration::from_secs(60)));
+    server.set_fallback(|_| Reply::json(200, dataset("fast")));
+    // Attempts may take a minute: only the cancellation can free the connection in time.
+    let minute = std::time::Duration::from_secs(60);
+    let timeouts = apify_core::config::Timeouts { short: minute, medium: minute, long: minute, max: minute };
+    let cfg = Config::new().with_api_url(&server.base_url()).unwrap().with_timeouts(timeouts);
+    let driver = IsahcClient::builder().max_connections_per_host(1).build().unwrap();
+    let c = ApifyClient::with_custom_http_client(cfg, driver);
+    futures_lite::future::block_on(async {
+        let slow = async { Some(c.dataset("slow").get().await) };
+        let give_up = async {
+            async_io::Timer::after(std::time::Duration::from_millis(200)).await;
+            None
+        };
+        assert!(futures_lite::future::or(slow, give_up).await.is_none(), "the slow call should still be running");
+        let fast = async { Some(c.dataset("fast").get().await.unwrap().unwrap().id) };
+        let stuck = async {
+            async_io::Timer::after(std::time::Duration::from_secs(30)).await;
+            None
+        };
+        assert_eq!(futures_lite::future::or(fast, stuck).await.as_deref(), Some("fast"));
+    });
+    assert_eq!(c.stats().retries, 0);
 }

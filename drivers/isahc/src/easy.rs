@@ -1,5 +1,6 @@
-//! Blocking calls with buffered responses, on libcurl's easy interface in the caller's
-//! thread.
+//! Calls with buffered responses on pooled libcurl easy handles: configured and read by
+//! the caller, performed either on the caller's thread (blocking calls) or by a
+//! [`crate::multi::Agent`] (async calls).
 //!
 //! isahc's blocking API hands every request to its agent thread and waits for the answer,
 //! which costs two thread crossings per call (about 60 µs on a small GET, BENCHMARKS.md).
@@ -12,8 +13,8 @@ use std::io::{self, Read};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use apify_core::client::BlockingRequestBody;
 use apify_core::client::decoding::{self, DecodedReader};
-use apify_core::client::{BlockingHttpResponse, BlockingRequestBody, BlockingResponseBody};
 use apify_core::codec::ACCEPT_ENCODING;
 use apify_core::error::{TransportError, TransportErrorKind};
 use bytes::{Buf, Bytes};
@@ -25,6 +26,10 @@ use crate::classify;
 
 /// Largest body reserved up front from `Content-Length` (more grows as it arrives).
 const MAX_RESERVE: usize = 16 * 1024 * 1024;
+
+/// Bodies up to this size are copied out of a handle's receive buffer, which the handle
+/// keeps for its next call; larger ones are handed over whole and the buffer starts anew.
+const KEPT_BUFFER: usize = 64 * 1024;
 
 /// The client settings easy handles need.
 #[derive(Debug, Clone)]
@@ -62,33 +67,64 @@ impl EasyPool {
 
     fn checkin(&self, mut easy: Easy2<Exchange>) {
         // Drop what the call left (a caller's reader, a large body's capacity).
-        *easy.get_mut() = Exchange::default();
+        easy.get_mut().recycle();
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < self.settings.max_idle {
             idle.push(easy);
         }
     }
 
-    /// Sends one attempt and reads the whole response.
+    /// A handle set up for one attempt, to be performed and then given to [`Self::finish`].
+    pub(crate) fn prepare(
+        &self,
+        parts: http::request::Parts,
+        body: BlockingRequestBody,
+        timeout: Option<Duration>,
+    ) -> Result<Easy2<Exchange>, TransportError> {
+        let mut easy = self.checkout();
+        match configure(&mut easy, &self.settings, parts, body, timeout) {
+            Ok(()) => Ok(easy),
+            Err(e) => {
+                self.checkin(easy);
+                Err(e)
+            }
+        }
+    }
+
+    /// The response (or error) of a performed handle; the handle goes back to the pool.
+    pub(crate) fn finish(
+        &self,
+        mut easy: Easy2<Exchange>,
+        performed: Result<(), curl::Error>,
+    ) -> Result<Response, TransportError> {
+        let exchange = easy.get_mut();
+        let result = match performed {
+            Ok(()) => exchange.response(),
+            Err(e) => Err(exchange.error(e)),
+        };
+        // After a failure curl has closed the connection: the handle itself is fine.
+        self.checkin(easy);
+        result
+    }
+
+    /// Sends one attempt on the caller's thread and reads the whole response.
     pub(crate) fn call(
         &self,
         parts: http::request::Parts,
         body: BlockingRequestBody,
         timeout: Option<Duration>,
-    ) -> Result<BlockingHttpResponse, TransportError> {
-        let mut easy = self.checkout();
-        let result = configure(&mut easy, &self.settings, parts, body, timeout).and_then(|()| {
-            let performed = easy.perform();
-            let exchange = easy.get_mut();
-            match performed {
-                Ok(()) => exchange.response(),
-                Err(e) => Err(exchange.error(e)),
-            }
-        });
-        // After a failure curl has closed the connection: the handle itself is fine.
-        self.checkin(easy);
-        result
+    ) -> Result<Response, TransportError> {
+        let easy = self.prepare(parts, body, timeout)?;
+        let performed = easy.perform();
+        self.finish(easy, performed)
     }
+}
+
+/// A whole response, its body decoded.
+pub(crate) struct Response {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 /// Sets every option of one attempt on a (possibly reused) handle.
@@ -173,7 +209,7 @@ fn set_options(
     }
     easy.http_headers(list)?;
 
-    *easy.get_mut() = Exchange::new(body);
+    easy.get_mut().start(body);
     Ok(())
 }
 
@@ -188,13 +224,19 @@ enum Upload {
 }
 
 /// One request and its response, filled by curl's callbacks.
+///
+/// The callbacks only copy bytes into buffers the handle keeps from call to call, and the
+/// caller's thread parses them: with async calls the callbacks run on the agent thread,
+/// and memory allocated there and freed by the caller made the two threads contend for
+/// the allocator's locks.
 #[derive(Default)]
 pub(crate) struct Exchange {
     upload: Upload,
     /// Why the caller's body failed (curl only learns that it was aborted).
     upload_error: Option<io::Error>,
     status: Option<StatusCode>,
-    headers: HeaderMap,
+    /// The header lines of the latest head, each followed by `\n`.
+    head: Vec<u8>,
     /// The blank line after a final (not 1xx) status was seen.
     head_done: bool,
     /// A header line that is not HTTP (the transfer is aborted).
@@ -203,26 +245,63 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
+    #[cfg(test)]
     fn new(body: BlockingRequestBody) -> Self {
-        let upload = match body {
+        let mut ex = Self::default();
+        ex.start(body);
+        ex
+    }
+
+    /// Readies a recycled exchange for a new request.
+    fn start(&mut self, body: BlockingRequestBody) {
+        self.upload = match body {
             BlockingRequestBody::Full(b) if b.is_empty() => Upload::None,
             BlockingRequestBody::Full(b) => Upload::Full(b, 0),
             BlockingRequestBody::Reader(r) => Upload::Reader(r),
         };
-        Self { upload, ..Self::default() }
     }
 
-    fn response(&mut self) -> Result<BlockingHttpResponse, TransportError> {
+    /// Forgets the last call, keeping buffers of a reasonable size.
+    fn recycle(&mut self) {
+        self.upload = Upload::None;
+        self.upload_error = None;
+        self.status = None;
+        self.head_done = false;
+        self.bad_head = None;
+        for buf in [&mut self.head, &mut self.body] {
+            buf.clear();
+            if buf.capacity() > KEPT_BUFFER {
+                *buf = Vec::new();
+            }
+        }
+    }
+
+    fn response(&mut self) -> Result<Response, TransportError> {
         let status = self.status.filter(|_| self.head_done).ok_or_else(|| {
             TransportError::msg(TransportErrorKind::Protocol, "curl finished without a response head")
         })?;
-        let mut headers = std::mem::take(&mut self.headers);
-        let raw = Bytes::from(std::mem::take(&mut self.body));
+        let mut headers = HeaderMap::with_capacity(self.head.iter().filter(|b| **b == b'\n').count());
+        for line in self.head.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let (name, value) = parse_header_line(line).ok_or_else(|| {
+                TransportError::msg(
+                    TransportErrorKind::Protocol,
+                    format!("invalid response header line: {}", String::from_utf8_lossy(line)),
+                )
+            })?;
+            headers.append(name, value);
+        }
+        let raw = if self.body.len() <= KEPT_BUFFER {
+            let copy = Bytes::copy_from_slice(&self.body);
+            self.body.clear();
+            copy
+        } else {
+            Bytes::from(std::mem::take(&mut self.body))
+        };
         let body = match decoding::take_decoder(&mut headers) {
             Some(decoder) => DecodedReader::new(raw.reader(), Some(decoder)).read_all()?,
             None => raw,
         };
-        Ok(BlockingHttpResponse { status, headers, body: BlockingResponseBody::Full(body) })
+        Ok(Response { status, headers, body })
     }
 
     fn error(&mut self, e: curl::Error) -> TransportError {
@@ -244,24 +323,31 @@ impl Exchange {
         }
         if line.starts_with(b"HTTP/") {
             // A new head (the previous one was 1xx): start over.
-            self.headers.clear();
+            self.head.clear();
             let code = line.split(|b| *b == b' ').nth(1).unwrap_or_default();
             self.status = Some(StatusCode::from_bytes(code).map_err(|_| ())?);
         } else if line.is_empty() {
             self.head_done = self.status.is_some_and(|s| !s.is_informational());
         } else {
+            // Checked enough here to stop a transfer that is not HTTP; parsed in `response`.
             let colon = line.iter().position(|b| *b == b':').ok_or(())?;
-            let name = HeaderName::from_bytes(line[..colon].trim_ascii()).map_err(|_| ())?;
-            let value = HeaderValue::from_bytes(line[colon + 1..].trim_ascii()).map_err(|_| ())?;
-            if name == header::CONTENT_LENGTH
-                && let Some(n) = value.to_str().ok().and_then(|v| v.parse::<usize>().ok())
+            if line[..colon].trim_ascii().eq_ignore_ascii_case(b"content-length")
+                && let Some(n) = std::str::from_utf8(line[colon + 1..].trim_ascii()).ok().and_then(|v| v.parse().ok())
             {
-                self.body.reserve(n.min(MAX_RESERVE));
+                self.body.reserve(usize::min(n, MAX_RESERVE));
             }
-            self.headers.append(name, value);
+            self.head.extend_from_slice(line);
+            self.head.push(b'\n');
         }
         Ok(())
     }
+}
+
+fn parse_header_line(line: &[u8]) -> Option<(HeaderName, HeaderValue)> {
+    let colon = line.iter().position(|b| *b == b':')?;
+    let name = HeaderName::from_bytes(line[..colon].trim_ascii()).ok()?;
+    let value = HeaderValue::from_bytes(line[colon + 1..].trim_ascii()).ok()?;
+    Some((name, value))
 }
 
 impl Handler for Exchange {
@@ -329,8 +415,7 @@ mod tests {
 
     #[test]
     fn a_head_after_an_informational_one_replaces_it() {
-        let (ex, ok) = feed(&[
-            "HTTP/1.1 100 Continue\r\n",
+        let (mut ex, ok) = feed(&[
             "x-early: 1\r\n",
             "\r\n",
             "HTTP/1.1 201 Created\r\n",
@@ -343,10 +428,44 @@ mod tests {
         assert!(ok.iter().all(|b| *b));
         assert!(ex.head_done);
         assert_eq!(ex.status, Some(StatusCode::CREATED));
-        assert_eq!(ex.headers["content-type"], "application/json");
-        assert_eq!(ex.headers.get_all("x-twice").iter().count(), 2);
-        assert!(!ex.headers.contains_key("x-early"));
-        assert!(!ex.headers.contains_key("x-trailer"));
+        let r = ex.response().expect("response");
+        assert_eq!(r.status, StatusCode::CREATED);
+        assert_eq!(r.headers["content-type"], "application/json");
+        assert_eq!(r.headers.get_all("x-twice").iter().count(), 2);
+        assert!(!r.headers.contains_key("x-early"));
+        assert!(!r.headers.contains_key("x-trailer"));
+    }
+
+    #[test]
+    fn a_recycled_exchange_keeps_small_buffers_and_forgets_the_call() {
+        let (mut ex, _) = feed(&["HTTP/1.1 200 OK\r\n", "Content-Length: 5\r\n", "\r\n"]);
+        ex.write(b"hello").expect("write");
+        let r = ex.response().expect("response");
+        assert_eq!(r.body, "hello");
+        assert_eq!(r.headers["content-length"], "5");
+        ex.recycle();
+        assert!(ex.body.capacity() >= 5 && ex.head.is_empty() && ex.status.is_none() && !ex.head_done);
+        // The next call sees nothing of the last one.
+        for l in ["HTTP/1.1 204 No Content\r\n", "\r\n"] {
+            assert!(ex.header(l.as_bytes()));
+        }
+        let r = ex.response().expect("response");
+        assert!(r.body.is_empty() && r.headers.is_empty());
+        // A large body is handed over whole, and the handle does not hoard its memory.
+        let big = vec![7u8; KEPT_BUFFER + 1];
+        ex.write(&big).expect("write");
+        assert_eq!(ex.response().expect("response").body.len(), big.len());
+        ex.recycle();
+        assert!(ex.body.capacity() <= KEPT_BUFFER);
+    }
+
+    #[test]
+    fn a_header_line_that_does_not_parse_fails_the_response() {
+        let (mut ex, ok) = feed(&["HTTP/1.1 200 OK\r\n", "bad name: x\r\n", "\r\n"]);
+        assert!(ok.iter().all(|b| *b));
+        let e = ex.response().err().expect("an error");
+        assert_eq!(e.kind(), TransportErrorKind::Protocol);
+        assert!(e.to_string().contains("bad name: x"), "{e}");
     }
 
     #[test]

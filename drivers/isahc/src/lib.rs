@@ -15,9 +15,11 @@
 //! ```
 //!
 //! libcurl pools connections, negotiates HTTP/2 by ALPN and speaks TLS through rustls
-//! (statically built: no system curl or OpenSSL). Async calls and streamed responses go
-//! through isahc's agent threads; other blocking calls run curl on the caller's thread,
-//! which saves two thread crossings per call. Timeouts are curl's: a whole-transfer
+//! (statically built: no system curl or OpenSSL). Blocking calls run curl on the caller's
+//! thread; async calls are driven by a curl multi handle on a thread of the client's own
+//! (pooled, ready-configured curl handles: several times isahc's throughput on small
+//! calls); streamed responses and streamed request bodies go through isahc, whose readers
+//! and writers suit them. Timeouts are curl's: a whole-transfer
 //! timeout for buffered responses, and a low-speed limit (no byte for the attempt's
 //! timeout) for streamed ones. Waits between retries use `async-io`'s timer, which works
 //! under any executor. Retries, redirects and body decoding are decided by [`apify_core`].
@@ -25,6 +27,7 @@
 mod body;
 mod classify;
 mod easy;
+mod multi;
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -65,8 +68,9 @@ impl Default for IsahcClientBuilder {
             max_connections_per_host: 0,
             connection_cache_size: 64,
             http2_prior_knowledge: false,
-            // One agent thread drives at most about one core of transfers (BENCHMARKS.md).
-            agents: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            // One thread drives about as many small calls as a raw hyper client on two
+            // cores (BENCHMARKS.md); more only split the connection pool.
+            agents: 1,
         }
     }
 }
@@ -78,14 +82,14 @@ impl IsahcClientBuilder {
         self
     }
 
-    /// Concurrent connections per host of async calls and streamed responses (default 0:
-    /// unlimited). Other blocking calls use one connection per calling thread.
+    /// Concurrent connections per host of each async agent and of streamed responses
+    /// (default 0: unlimited). Other blocking calls use one connection per calling thread.
     pub fn max_connections_per_host(mut self, n: usize) -> Self {
         self.max_connections_per_host = n;
         self
     }
 
-    /// Idle connections kept for reuse (default 64), and idle curl handles of blocking calls.
+    /// Idle connections kept for reuse (default 64), and idle curl handles.
     pub fn connection_cache_size(mut self, n: usize) -> Self {
         self.connection_cache_size = n;
         self
@@ -97,54 +101,61 @@ impl IsahcClientBuilder {
         self
     }
 
-    /// isahc agents (each a thread with its own curl multi handle and connection pool)
-    /// that async calls and streamed responses are spread over, round robin. Default: the
-    /// number of CPUs, at most 4. The connection limits above apply to each agent.
+    /// Threads (each with its own curl multi handle and connection pool) that async calls
+    /// are spread over, round robin. Default 1; more help only when one thread's core is
+    /// saturated. The connection limits above apply to each.
     pub fn agents(mut self, n: usize) -> Self {
         self.agents = n.max(1);
         self
     }
 
-    /// Builds the client (starts isahc's background agent threads).
+    /// Builds the client (starts its agent threads and isahc's).
     pub fn build(self) -> Result<IsahcClient, isahc::Error> {
         let versions = if self.http2_prior_knowledge {
             VersionNegotiation::http2()
         } else {
             VersionNegotiation::latest_compatible()
         };
-        let agent = || {
-            isahc::HttpClient::builder()
-                // The core follows redirects itself (and drops the token across hosts) and
-                // decodes bodies with the encodings it advertises.
-                .redirect_policy(RedirectPolicy::None)
-                .automatic_decompression(false)
-                .version_negotiation(versions.clone())
-                .connect_timeout(self.connect_timeout)
-                .max_connections_per_host(self.max_connections_per_host)
-                .connection_cache_size(self.connection_cache_size)
-                .tcp_nodelay()
-                .build()
+        let streams = isahc::HttpClient::builder()
+            // The core follows redirects itself (and drops the token across hosts) and
+            // decodes bodies with the encodings it advertises.
+            .redirect_policy(RedirectPolicy::None)
+            .automatic_decompression(false)
+            .version_negotiation(versions.clone())
+            .connect_timeout(self.connect_timeout)
+            .max_connections_per_host(self.max_connections_per_host)
+            .connection_cache_size(self.connection_cache_size)
+            .tcp_nodelay()
+            .build()?;
+        let limits = multi::Limits {
+            max_connections_per_host: self.max_connections_per_host,
+            connection_cache_size: self.connection_cache_size,
         };
-        let agents = (0..self.agents).map(|_| agent()).collect::<Result<Vec<_>, _>>()?;
-        let easy = easy::EasyPool::new(easy::Settings {
+        let agents = (0..self.agents).map(|_| multi::Agent::start(limits)).collect::<Result<Vec<_>, _>>()?;
+        let settings = easy::Settings {
             connect_timeout: self.connect_timeout,
             http2_prior_knowledge: self.http2_prior_knowledge,
             max_idle: self.connection_cache_size,
             ca_file: easy::Settings::ca_file_from_env(),
-        });
+        };
         Ok(IsahcClient {
-            agents: Arc::new(Agents { clients: agents, next: AtomicUsize::new(0) }),
-            easy: Arc::new(easy),
+            shared: Arc::new(Shared {
+                agents,
+                next: AtomicUsize::new(0),
+                async_handles: easy::EasyPool::new(settings.clone()),
+                streams,
+            }),
+            easy: Arc::new(easy::EasyPool::new(settings)),
             origin: ClockOrigin::new(std::time::Instant::now()),
         })
     }
 }
 
-/// An [`HttpClient`] and [`BlockingHttpClient`] on libcurl. Clones share the isahc agents,
-/// their connection pools and the idle curl handles of blocking calls.
+/// An [`HttpClient`] and [`BlockingHttpClient`] on libcurl. Clones share the agent threads,
+/// their connection pools and the idle curl handles.
 #[derive(Clone)]
 pub struct IsahcClient {
-    agents: Arc<Agents>,
+    shared: Arc<Shared>,
     /// Blocking calls with buffered responses run curl on the caller's thread.
     easy: Arc<easy::EasyPool>,
     origin: ClockOrigin,
@@ -175,16 +186,20 @@ impl IsahcClient {
     }
 }
 
-/// isahc clients, each with its agent thread.
-struct Agents {
-    clients: Vec<isahc::HttpClient>,
+/// What async calls and streamed responses run on.
+struct Shared {
+    /// Async calls with whole bodies both ways, round robin.
+    agents: Vec<multi::Agent>,
     next: AtomicUsize,
+    /// Idle handles of those calls (their connections belong to the agents' multi handles).
+    async_handles: easy::EasyPool,
+    /// Streamed responses and streamed request bodies.
+    streams: isahc::HttpClient,
 }
 
-impl Agents {
-    fn next(&self) -> &isahc::HttpClient {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
-        &self.clients[i]
+impl Shared {
+    fn agent(&self) -> &multi::Agent {
+        &self.agents[self.next.fetch_add(1, Ordering::Relaxed) % self.agents.len()]
     }
 }
 
@@ -234,12 +249,19 @@ impl HttpClient for IsahcClient {
         let HttpRequest { request, timeout, stream_response } = request;
         let (parts, body) = request.into_parts();
         let body = match body {
+            RequestBody::Full(b) if !stream_response => {
+                let handles = &self.shared.async_handles;
+                let easy = handles.prepare(parts, BlockingRequestBody::Full(b), timeout)?;
+                let (easy, performed) = self.shared.agent().perform(easy).await?;
+                let r = handles.finish(easy, performed)?;
+                return Ok(HttpResponse { status: r.status, headers: r.headers, body: ResponseBody::Full(r.body) });
+            }
             RequestBody::Full(b) if b.is_empty() => isahc::AsyncBody::empty(),
             RequestBody::Full(b) => isahc::AsyncBody::from(b.to_vec()),
             RequestBody::Stream(s) => isahc::AsyncBody::from_reader(body::StreamReader::new(s)),
         };
         let request = prepare(parts, body, timeout, stream_response)?;
-        let response = self.agents.next().send_async(request).await.map_err(classify::send_error)?;
+        let response = self.shared.streams.send_async(request).await.map_err(classify::send_error)?;
         let (mut parts, body) = response.into_parts();
         let decoder = decoding::take_decoder(&mut parts.headers);
         let raw = body::ReaderStream::new(body);
@@ -269,7 +291,12 @@ impl BlockingHttpClient for IsahcClient {
         let BlockingHttpRequest { request, timeout, stream_response } = request;
         let (parts, body) = request.into_parts();
         if !stream_response {
-            return self.easy.call(parts, body, timeout);
+            let r = self.easy.call(parts, body, timeout)?;
+            return Ok(BlockingHttpResponse {
+                status: r.status,
+                headers: r.headers,
+                body: BlockingResponseBody::Full(r.body),
+            });
         }
         let body = match body {
             BlockingRequestBody::Full(b) if b.is_empty() => isahc::Body::empty(),
@@ -277,7 +304,7 @@ impl BlockingHttpClient for IsahcClient {
             BlockingRequestBody::Reader(r) => isahc::Body::from_reader(body::SyncCell::new(r)),
         };
         let request = prepare(parts, body, timeout, stream_response)?;
-        let response = self.agents.next().send(request).map_err(classify::send_error)?;
+        let response = self.shared.streams.send(request).map_err(classify::send_error)?;
         let (mut parts, body) = response.into_parts();
         let reader = DecodedReader::new(body, decoding::take_decoder(&mut parts.headers));
         Ok(BlockingHttpResponse {

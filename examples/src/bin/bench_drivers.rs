@@ -1,5 +1,5 @@
 //! Every driver on the same servers, beside a raw hyper client with no Apify logic (the
-//! floor) and the official Python client 3.4.0.
+//! floor), raw libcurl (the isahc driver's own floor) and the official Python client 3.4.0.
 //!
 //! ```sh
 //! cargo run --release -p apify-examples --bin bench_drivers [-- --quick]
@@ -26,7 +26,9 @@ use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
-const DRIVERS: [&str; 5] = ["raw-hyper", "hyper", "isahc-blocking", "isahc-async", "async-std"];
+/// `raw-hyper` first: the floor every ratio is taken against. `raw-curl` is libcurl's own
+/// floor, for the isahc driver.
+const DRIVERS: [&str; 6] = ["raw-hyper", "raw-curl", "hyper", "isahc-blocking", "isahc-async", "async-std"];
 const CONCURRENCY: usize = 32;
 const ROUNDS: usize = 5;
 
@@ -204,10 +206,73 @@ fn run_raw_hyper(rt: &tokio::runtime::Runtime, w: &Work) -> (f64, usize) {
     })
 }
 
+/// libcurl's own floor: one multi handle on one thread driving the same requests (one at a
+/// time for `get`, 32 at once for `conc`), easy handles reused, no Apify logic.
+fn run_raw_curl(w: &Work) -> (f64, usize) {
+    use curl::easy::{Easy2, Handler, List, WriteError};
+    use curl::multi::Multi;
+    struct Count(usize);
+    impl Handler for Count {
+        fn write(&mut self, data: &[u8]) -> Result<usize, WriteError> {
+            self.0 += data.len();
+            Ok(data.len())
+        }
+    }
+    let query = if w.kind == "stream" { "?format=json" } else { "?attachment=true" };
+    let url = format!("{}{}{query}", w.url, w.path);
+    let (width, total) = match w.kind.as_str() {
+        "conc" => (CONCURRENCY, w.n),
+        "get" => (1, w.n),
+        _ => (1, 1),
+    };
+    let multi = Multi::new();
+    let new_easy = || {
+        let mut easy = Easy2::new(Count(0));
+        easy.url(&url).expect("url");
+        let mut headers = List::new();
+        headers.append("authorization: Bearer bench-token").expect("header");
+        easy.http_headers(headers).expect("headers");
+        easy
+    };
+    let t = Instant::now();
+    let mut handles: Vec<_> = (0..width).map(|_| Some(multi.add2(new_easy()).expect("add"))).collect();
+    for (i, h) in handles.iter_mut().enumerate() {
+        h.as_mut().expect("handle").set_token(i).expect("token");
+    }
+    let (mut started, mut done, mut bytes) = (width, 0, 0);
+    while done < total {
+        multi.perform().expect("perform");
+        let mut finished = Vec::new();
+        multi.messages(|m| {
+            if let (Ok(token), Some(result)) = (m.token(), m.result()) {
+                result.expect("transfer");
+                finished.push(token);
+            }
+        });
+        for token in finished {
+            let mut easy = multi.remove2(handles[token].take().expect("handle")).expect("remove");
+            assert_eq!(easy.response_code().expect("code"), 200);
+            bytes += std::mem::take(&mut easy.get_mut().0);
+            done += 1;
+            if started < total {
+                started += 1;
+                let mut h = multi.add2(easy).expect("add");
+                h.set_token(token).expect("token");
+                handles[token] = Some(h);
+            }
+        }
+        if done < total {
+            multi.wait(&mut [], std::time::Duration::from_secs(1)).expect("wait");
+        }
+    }
+    (t.elapsed().as_secs_f64(), if w.kind == "stream" { bytes } else { 0 })
+}
+
 fn child(driver: &str, w: &Work) {
     let tokio_rt = || tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
     let (secs, bytes) = match driver {
         "raw-hyper" => run_raw_hyper(&tokio_rt(), w),
+        "raw-curl" => run_raw_curl(w),
         "hyper" => {
             let rt = tokio_rt();
             let driver = rt.block_on(async { apify_hyper::HyperClient::new() });
