@@ -138,3 +138,92 @@ fn a_dropped_async_call_frees_its_connection() {
     });
     assert_eq!(c.stats().retries, 0);
 }
+
+/// A body of `n` bytes that is not the same in any two places.
+fn numbered_body(n: usize) -> bytes::Bytes {
+    let mut s = String::from("[");
+    let mut i = 0;
+    while s.len() < n {
+        s.push_str(&format!("{i},"));
+        i += 1;
+    }
+    s.push_str("0]");
+    s.into()
+}
+
+/// Streamed responses pause curl while the reader is behind and resume it as it reads:
+/// every byte arrives, once, in order.
+#[test]
+fn a_slow_reader_gets_every_byte_of_a_streamed_body() {
+    let body = numbered_body(3 << 20);
+    let server = ScriptedServer::start();
+    let served = body.clone();
+    server.set_fallback(move |_| {
+        let served = served.clone();
+        Reply::status(200).streamed(move || {
+            let served = served.clone();
+            (0..served.len().div_ceil(50_000))
+                .map(move |i| served.slice(i * 50_000..((i + 1) * 50_000).min(served.len())))
+        })
+    });
+    let cfg = Config::new().with_api_url(&server.base_url()).unwrap();
+    let c = ApifyClient::with_custom_http_client(cfg, IsahcClient::new());
+
+    // Blocking: small reads, with pauses long enough for the pipe to fill.
+    let mut reader = c.dataset("d").stream_items().send().unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1000];
+    loop {
+        let n = std::io::Read::read(&mut reader, &mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        if got.len() < 20_000 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got.len(), body.len());
+    assert!(got == body, "the blocking stream differs from what was sent");
+
+    // Async: the reader starts late, then takes everything.
+    let got = futures_lite::future::block_on(async {
+        let mut stream = c.dataset("d").stream_items().await.unwrap();
+        async_io::Timer::after(std::time::Duration::from_millis(200)).await;
+        let mut got = Vec::new();
+        while let Some(chunk) = futures_lite::StreamExt::next(&mut stream).await {
+            got.extend_from_slice(&chunk.unwrap());
+        }
+        got
+    });
+    assert!(got == body, "the async stream differs from what was sent");
+}
+
+/// A streamed body dropped half read aborts its transfer and frees its connection.
+#[test]
+fn a_dropped_stream_frees_its_connection() {
+    let server = ScriptedServer::start();
+    let body = numbered_body(4 << 20);
+    server.enqueue(Reply::status(200).streamed(move || {
+        let body = body.clone();
+        (0..body.len() / 65536).map(move |i| body.slice(i * 65536..(i + 1) * 65536))
+    }));
+    server.set_fallback(|_| Reply::json(200, dataset("fast")));
+    let minute = std::time::Duration::from_secs(60);
+    let timeouts = apify_core::config::Timeouts { short: minute, medium: minute, long: minute, max: minute };
+    let cfg = Config::new().with_api_url(&server.base_url()).unwrap().with_timeouts(timeouts);
+    let driver = IsahcClient::builder().max_connections_per_host(1).build().unwrap();
+    let c = ApifyClient::with_custom_http_client(cfg, driver);
+    let mut reader = c.dataset("big").stream_items().send().unwrap();
+    std::io::Read::read_exact(&mut reader, &mut [0u8; 1000]).unwrap();
+    drop(reader);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let c2 = c.clone();
+    // Async, so on the agent thread whose one connection the stream held.
+    std::thread::spawn(move || {
+        tx.send(futures_lite::future::block_on(c2.dataset("fast").get().into_future()).map(|d| d.unwrap().id))
+    });
+    let got =
+        rx.recv_timeout(std::time::Duration::from_secs(30)).expect("the next call waited behind the dropped stream");
+    assert_eq!(got.unwrap(), "fast");
+}

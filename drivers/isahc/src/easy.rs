@@ -10,7 +10,7 @@
 //! handle is not, and on a long body the crossings do not matter.
 
 use std::io::{self, Read};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apify_core::client::BlockingRequestBody;
@@ -23,9 +23,13 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 
 use crate::classify;
+use crate::pipe::Pipe;
 
 /// Largest body reserved up front from `Content-Length` (more grows as it arrives).
 const MAX_RESERVE: usize = 16 * 1024 * 1024;
+
+/// curl's receive buffer for streamed responses: the size of the chunks they arrive in.
+const STREAM_CHUNK: usize = 64 * 1024;
 
 /// Bodies up to this size are copied out of a handle's receive buffer, which the handle
 /// keeps for its next call; larger ones are handed over whole and the buffer starts anew.
@@ -74,16 +78,21 @@ impl EasyPool {
         }
     }
 
-    /// A handle set up for one attempt, to be performed and then given to [`Self::finish`].
+    /// A handle set up for one attempt, to be performed and then given to [`Self::finish`];
+    /// with a `pipe`, the response streams through it ([`Self::finish_stream`]).
     pub(crate) fn prepare(
         &self,
         parts: http::request::Parts,
         body: BlockingRequestBody,
         timeout: Option<Duration>,
+        pipe: Option<Arc<Pipe>>,
     ) -> Result<Easy2<Exchange>, TransportError> {
         let mut easy = self.checkout();
-        match configure(&mut easy, &self.settings, parts, body, timeout) {
-            Ok(()) => Ok(easy),
+        match configure(&mut easy, &self.settings, parts, body, timeout, pipe.is_some()) {
+            Ok(()) => {
+                easy.get_mut().pipe = pipe;
+                Ok(easy)
+            }
             Err(e) => {
                 self.checkin(easy);
                 Err(e)
@@ -107,6 +116,17 @@ impl EasyPool {
         result
     }
 
+    /// How a streamed transfer ended; the handle goes back to the pool.
+    pub(crate) fn finish_stream(
+        &self,
+        mut easy: Easy2<Exchange>,
+        performed: Result<(), curl::Error>,
+    ) -> Result<(), TransportError> {
+        let result = performed.map_err(|e| easy.get_mut().error(e));
+        self.checkin(easy);
+        result
+    }
+
     /// Sends one attempt on the caller's thread and reads the whole response.
     pub(crate) fn call(
         &self,
@@ -114,7 +134,7 @@ impl EasyPool {
         body: BlockingRequestBody,
         timeout: Option<Duration>,
     ) -> Result<Response, TransportError> {
-        let easy = self.prepare(parts, body, timeout)?;
+        let easy = self.prepare(parts, body, timeout, None)?;
         let performed = easy.perform();
         self.finish(easy, performed)
     }
@@ -134,6 +154,7 @@ fn configure(
     parts: http::request::Parts,
     body: BlockingRequestBody,
     timeout: Option<Duration>,
+    streamed: bool,
 ) -> Result<(), TransportError> {
     let unsupported = |e: &dyn std::fmt::Display| TransportError::new(TransportErrorKind::Unsupported, e.to_string());
     let mut lines = Vec::with_capacity(parts.headers.len() + 4);
@@ -141,7 +162,7 @@ fn configure(
         let value = value.to_str().map_err(|_| unsupported(&format_args!("header {name} is not visible ASCII")))?;
         lines.push(format!("{name}: {value}"));
     }
-    set_options(easy, settings, parts, body, timeout, lines).map_err(|e| unsupported(&e))
+    set_options(easy, settings, parts, body, timeout, streamed, lines).map_err(|e| unsupported(&e))
 }
 
 fn set_options(
@@ -150,6 +171,7 @@ fn set_options(
     parts: http::request::Parts,
     body: BlockingRequestBody,
     timeout: Option<Duration>,
+    streamed: bool,
     header_lines: Vec<String>,
 ) -> Result<(), curl::Error> {
     // Back to defaults, keeping the handle's connections, DNS and TLS session caches.
@@ -164,8 +186,19 @@ fn set_options(
         Some(path) => easy.cainfo(path)?,
         None => easy.ssl_options(SslOpt::new().native_ca(true))?,
     }
-    if let Some(t) = timeout {
-        easy.timeout(t)?;
+    match timeout {
+        // A streamed body is read at the caller's pace (a paused transfer is exempt from
+        // the speed check): only a stall of the server, no byte for `t`, fails it.
+        Some(t) if streamed => {
+            easy.low_speed_limit(1)?;
+            easy.low_speed_time(t)?;
+        }
+        Some(t) => easy.timeout(t)?,
+        None => {}
+    }
+    if streamed {
+        // Fewer, larger chunks through the pipe.
+        easy.buffer_size(STREAM_CHUNK)?;
     }
 
     let known_length = match &body {
@@ -242,6 +275,8 @@ pub(crate) struct Exchange {
     /// A header line that is not HTTP (the transfer is aborted).
     bad_head: Option<String>,
     body: Vec<u8>,
+    /// Where a streamed response goes (its head as soon as it is complete, then the body).
+    pipe: Option<Arc<Pipe>>,
 }
 
 impl Exchange {
@@ -250,6 +285,10 @@ impl Exchange {
         let mut ex = Self::default();
         ex.start(body);
         ex
+    }
+
+    pub(crate) fn pipe(&self) -> Option<&Arc<Pipe>> {
+        self.pipe.as_ref()
     }
 
     /// Readies a recycled exchange for a new request.
@@ -268,6 +307,7 @@ impl Exchange {
         self.status = None;
         self.head_done = false;
         self.bad_head = None;
+        self.pipe = None;
         for buf in [&mut self.head, &mut self.body] {
             buf.clear();
             if buf.capacity() > KEPT_BUFFER {
@@ -280,16 +320,7 @@ impl Exchange {
         let status = self.status.filter(|_| self.head_done).ok_or_else(|| {
             TransportError::msg(TransportErrorKind::Protocol, "curl finished without a response head")
         })?;
-        let mut headers = HeaderMap::with_capacity(self.head.iter().filter(|b| **b == b'\n').count());
-        for line in self.head.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let (name, value) = parse_header_line(line).ok_or_else(|| {
-                TransportError::msg(
-                    TransportErrorKind::Protocol,
-                    format!("invalid response header line: {}", String::from_utf8_lossy(line)),
-                )
-            })?;
-            headers.append(name, value);
-        }
+        let mut headers = parse_head(&self.head)?;
         let raw = if self.body.len() <= KEPT_BUFFER {
             let copy = Bytes::copy_from_slice(&self.body);
             self.body.clear();
@@ -328,6 +359,9 @@ impl Exchange {
             self.status = Some(StatusCode::from_bytes(code).map_err(|_| ())?);
         } else if line.is_empty() {
             self.head_done = self.status.is_some_and(|s| !s.is_informational());
+            if let (true, Some(pipe), Some(status)) = (self.head_done, &self.pipe, self.status) {
+                pipe.head(status, std::mem::take(&mut self.head));
+            }
         } else {
             // Checked enough here to stop a transfer that is not HTTP; parsed in `response`.
             let colon = line.iter().position(|b| *b == b':').ok_or(())?;
@@ -341,6 +375,21 @@ impl Exchange {
         }
         Ok(())
     }
+}
+
+/// The header lines `Exchange` collected (each followed by `\n`).
+pub(crate) fn parse_head(head: &[u8]) -> Result<HeaderMap, TransportError> {
+    let mut headers = HeaderMap::with_capacity(head.iter().filter(|b| **b == b'\n').count());
+    for line in head.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let (name, value) = parse_header_line(line).ok_or_else(|| {
+            TransportError::msg(
+                TransportErrorKind::Protocol,
+                format!("invalid response header line: {}", String::from_utf8_lossy(line)),
+            )
+        })?;
+        headers.append(name, value);
+    }
+    Ok(headers)
 }
 
 fn parse_header_line(line: &[u8]) -> Option<(HeaderName, HeaderValue)> {
@@ -362,8 +411,15 @@ impl Handler for Exchange {
     }
 
     fn write(&mut self, data: &[u8]) -> Result<usize, WriteError> {
-        self.body.extend_from_slice(data);
-        Ok(data.len())
+        match &self.pipe {
+            // A full pipe pauses the transfer; curl offers the same bytes again on resume.
+            Some(pipe) if !pipe.push(data) => Err(WriteError::Pause),
+            Some(_) => Ok(data.len()),
+            None => {
+                self.body.extend_from_slice(data);
+                Ok(data.len())
+            }
+        }
     }
 
     fn read(&mut self, into: &mut [u8]) -> Result<usize, ReadError> {

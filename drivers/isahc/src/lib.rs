@@ -28,6 +28,7 @@ mod body;
 mod classify;
 mod easy;
 mod multi;
+mod pipe;
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -142,7 +143,7 @@ impl IsahcClientBuilder {
             shared: Arc::new(Shared {
                 agents,
                 next: AtomicUsize::new(0),
-                async_handles: easy::EasyPool::new(settings.clone()),
+                async_handles: Arc::new(easy::EasyPool::new(settings.clone())),
                 streams,
             }),
             easy: Arc::new(easy::EasyPool::new(settings)),
@@ -192,14 +193,28 @@ struct Shared {
     agents: Vec<multi::Agent>,
     next: AtomicUsize,
     /// Idle handles of those calls (their connections belong to the agents' multi handles).
-    async_handles: easy::EasyPool,
-    /// Streamed responses and streamed request bodies.
+    async_handles: Arc<easy::EasyPool>,
+    /// Streamed request bodies, which an agent thread must not wait for.
     streams: isahc::HttpClient,
 }
 
 impl Shared {
     fn agent(&self) -> &multi::Agent {
         &self.agents[self.next.fetch_add(1, Ordering::Relaxed) % self.agents.len()]
+    }
+
+    /// Starts a transfer whose response streams through a pipe (blocking or async).
+    fn stream(
+        &self,
+        parts: http::request::Parts,
+        body: bytes::Bytes,
+        timeout: Option<Duration>,
+    ) -> Result<pipe::PipeBody, TransportError> {
+        let pipe = Arc::new(pipe::Pipe::default());
+        let easy = self.async_handles.prepare(parts, BlockingRequestBody::Full(body), timeout, Some(pipe.clone()))?;
+        let link = self.agent().link().clone();
+        let done = link.submit(easy);
+        Ok(pipe::PipeBody::new(pipe, link, self.async_handles.clone(), done))
     }
 }
 
@@ -251,13 +266,19 @@ impl HttpClient for IsahcClient {
         let body = match body {
             RequestBody::Full(b) if !stream_response => {
                 let handles = &self.shared.async_handles;
-                let easy = handles.prepare(parts, BlockingRequestBody::Full(b), timeout)?;
+                let easy = handles.prepare(parts, BlockingRequestBody::Full(b), timeout, None)?;
                 let (easy, performed) = self.shared.agent().perform(easy).await?;
                 let r = handles.finish(easy, performed)?;
                 return Ok(HttpResponse { status: r.status, headers: r.headers, body: ResponseBody::Full(r.body) });
             }
-            RequestBody::Full(b) if b.is_empty() => isahc::AsyncBody::empty(),
-            RequestBody::Full(b) => isahc::AsyncBody::from(b.to_vec()),
+            RequestBody::Full(b) => {
+                let mut body = self.shared.stream(parts, b, timeout)?;
+                let (status, mut headers) = body.head().await?;
+                let decoder = decoding::take_decoder(&mut headers);
+                let body = DecodedStream::new(body, decoder).idle_timeout(timeout, timer());
+                return Ok(HttpResponse { status, headers, body: ResponseBody::Stream(Box::pin(body)) });
+            }
+            // A body the caller produces as it goes: isahc reads it on its own thread.
             RequestBody::Stream(s) => isahc::AsyncBody::from_reader(body::StreamReader::new(s)),
         };
         let request = prepare(parts, body, timeout, stream_response)?;
@@ -266,13 +287,7 @@ impl HttpClient for IsahcClient {
         let decoder = decoding::take_decoder(&mut parts.headers);
         let raw = body::ReaderStream::new(body);
         let body = if stream_response {
-            // curl's low-speed limit already watches stalls; this also covers a paused reader.
-            let sleep: SleepFn = Arc::new(|d| {
-                Box::pin(async move {
-                    async_io::Timer::after(d).await;
-                })
-            });
-            ResponseBody::Stream(Box::pin(DecodedStream::new(raw, decoder).idle_timeout(timeout, sleep)))
+            ResponseBody::Stream(Box::pin(DecodedStream::new(raw, decoder).idle_timeout(timeout, timer())))
         } else {
             ResponseBody::Full(decoding::collect_decoded(raw, decoder).await?)
         };
@@ -284,6 +299,16 @@ impl HttpClient for IsahcClient {
             async_io::Timer::after(duration).await;
         }))
     }
+}
+
+/// Sleeps for the core's idle timeout of streamed bodies; curl's low-speed limit already
+/// watches a stalled server, this also covers a caller that stopped reading.
+fn timer() -> SleepFn {
+    Arc::new(|d| {
+        Box::pin(async move {
+            async_io::Timer::after(d).await;
+        })
+    })
 }
 
 impl BlockingHttpClient for IsahcClient {
@@ -299,8 +324,16 @@ impl BlockingHttpClient for IsahcClient {
             });
         }
         let body = match body {
-            BlockingRequestBody::Full(b) if b.is_empty() => isahc::Body::empty(),
-            BlockingRequestBody::Full(b) => isahc::Body::from(b.to_vec()),
+            BlockingRequestBody::Full(b) => {
+                let mut body = self.shared.stream(parts, b, timeout)?;
+                let (status, mut headers) = futures_lite::future::block_on(body.head())?;
+                let reader = DecodedReader::new(pipe::PipeReader::new(body), decoding::take_decoder(&mut headers));
+                return Ok(BlockingHttpResponse {
+                    status,
+                    headers,
+                    body: BlockingResponseBody::Reader(Box::new(reader)),
+                });
+            }
             BlockingRequestBody::Reader(r) => isahc::Body::from_reader(body::SyncCell::new(r)),
         };
         let request = prepare(parts, body, timeout, stream_response)?;

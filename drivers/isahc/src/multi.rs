@@ -1,4 +1,4 @@
-//! Async calls with buffered responses: one curl multi handle driven by its own thread.
+//! Async calls and streamed responses: one curl multi handle driven by its own thread.
 //!
 //! isahc's agent builds a fresh curl handle for every request and converts each request
 //! and response on its thread, which caps a client near 20,000 small calls/s here; the
@@ -17,9 +17,10 @@ use curl::multi::{Easy2Handle, Multi, MultiWaker};
 use futures_channel::oneshot;
 
 use crate::easy::Exchange;
+use crate::pipe;
 
 /// A performed handle and how its transfer ended, or why the agent could not run it.
-type Done = Result<(Easy2<Exchange>, Result<(), curl::Error>), TransportError>;
+pub(crate) type Done = Result<(Easy2<Exchange>, Result<(), curl::Error>), TransportError>;
 
 struct Job {
     easy: Easy2<Exchange>,
@@ -37,22 +38,62 @@ pub(crate) struct Limits {
 #[derive(Default)]
 struct Shared {
     queue: Mutex<Vec<Job>>,
+    /// Paused streamed transfers whose reader caught up, by token.
+    resume: Mutex<Vec<usize>>,
     /// A caller gave up on a transfer: the thread drops the abandoned ones.
     sweep: AtomicBool,
-    /// The client is gone: the thread ends.
+    /// The client is gone: the thread ends once the streams still read are done.
     closed: AtomicBool,
 }
 
-impl Shared {
-    fn queue(&self) -> MutexGuard<'_, Vec<Job>> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A way to reach the thread, also held by streamed bodies.
+#[derive(Clone)]
+pub(crate) struct Link {
+    shared: Arc<Shared>,
+    waker: MultiWaker,
+}
+
+impl Link {
+    fn wake(&self) {
+        // Fails only if the thread is gone, which the reply channel then reports.
+        let _ = self.waker.wakeup();
+    }
+
+    /// Hands a configured handle to the thread.
+    pub(crate) fn submit(&self, easy: Easy2<Exchange>) -> oneshot::Receiver<Done> {
+        let (reply, done) = oneshot::channel();
+        let was_idle = {
+            let mut queue = lock(&self.shared.queue);
+            queue.push(Job { easy, reply });
+            queue.len() == 1
+        };
+        // The thread drains the whole queue each time it wakes: one wake-up per batch.
+        if was_idle {
+            self.wake();
+        }
+        done
+    }
+
+    /// A caller dropped the receiver of a transfer it no longer wants.
+    pub(crate) fn abandon(&self) {
+        self.shared.sweep.store(true, Ordering::Release);
+        self.wake();
+    }
+
+    /// Resumes a paused streamed transfer.
+    pub(crate) fn resume(&self, token: usize) {
+        lock(&self.shared.resume).push(token);
+        self.wake();
     }
 }
 
-/// The thread and the way to reach it. Dropping it stops the thread.
+/// The thread. Dropping it stops the thread once no streamed body is being read.
 pub(crate) struct Agent {
-    shared: Arc<Shared>,
-    waker: MultiWaker,
+    link: Link,
 }
 
 impl Agent {
@@ -74,40 +115,30 @@ impl Agent {
             }
         })?;
         let waker = rx.recv().map_err(|_| std::io::Error::other("the curl agent thread died"))??;
-        Ok(Self { shared, waker })
+        Ok(Self { link: Link { shared, waker } })
+    }
+
+    pub(crate) fn link(&self) -> &Link {
+        &self.link
     }
 
     /// Performs a configured handle; gives it back with the transfer's result.
     pub(crate) async fn perform(&self, easy: Easy2<Exchange>) -> Done {
-        let (reply, done) = oneshot::channel();
-        let was_idle = {
-            let mut queue = self.shared.queue();
-            queue.push(Job { easy, reply });
-            queue.len() == 1
-        };
-        // The thread drains the whole queue each time it wakes: one wake-up per batch.
-        if was_idle {
-            self.wake();
-        }
+        let done = self.link.submit(easy);
         let mut pending = Pending { agent: self, done: Some(done) };
         let done = match pending.done.as_mut() {
             Some(done) => done.await,
             None => Err(oneshot::Canceled),
         };
         pending.done = None;
-        done.unwrap_or_else(|_| Err(TransportError::msg(TransportErrorKind::Other, "the curl agent thread stopped")))
-    }
-
-    fn wake(&self) {
-        // Fails only if the thread is gone, which the reply channel then reports.
-        let _ = self.waker.wakeup();
+        done.unwrap_or_else(|_| Err(pipe::stopped()))
     }
 }
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        self.shared.closed.store(true, Ordering::Release);
-        self.wake();
+        self.link.shared.closed.store(true, Ordering::Release);
+        self.link.wake();
     }
 }
 
@@ -123,8 +154,7 @@ impl Drop for Pending<'_> {
     fn drop(&mut self) {
         // The receiver goes first: the thread recognises abandoned transfers by it.
         if self.done.take().is_some() {
-            self.agent.shared.sweep.store(true, Ordering::Release);
-            self.agent.wake();
+            self.agent.link.abandon();
         }
     }
 }
@@ -142,8 +172,13 @@ fn run(multi: &Multi, shared: &Shared) {
     let mut free: Vec<usize> = Vec::new();
     let mut jobs = Vec::new();
     let mut finished = Vec::new();
-    while !shared.closed.load(Ordering::Acquire) {
-        std::mem::swap(&mut jobs, &mut *shared.queue());
+    let mut resume = Vec::new();
+    loop {
+        let closed = shared.closed.load(Ordering::Acquire);
+        if closed && active.iter().all(Option::is_none) && lock(&shared.queue).is_empty() {
+            break;
+        }
+        std::mem::swap(&mut jobs, &mut *lock(&shared.queue));
         for Job { easy, reply } in jobs.drain(..) {
             let token = free.pop().unwrap_or(active.len());
             let added = multi.add2(easy).map_err(|e| e.to_string()).and_then(|mut h| {
@@ -153,6 +188,9 @@ fn run(multi: &Multi, shared: &Shared) {
             });
             match added {
                 Ok(handle) => {
+                    if let Some(pipe) = handle.get_ref().pipe() {
+                        pipe.set_token(token);
+                    }
                     if token == active.len() {
                         active.push(None);
                     }
@@ -164,7 +202,16 @@ fn run(multi: &Multi, shared: &Shared) {
                 }
             }
         }
-        if shared.sweep.swap(false, Ordering::AcqRel) {
+        std::mem::swap(&mut resume, &mut *lock(&shared.resume));
+        for token in resume.drain(..) {
+            if let Some(Some(a)) = active.get(token) {
+                // A stale token (its transfer gone, the slot reused) unpauses a transfer
+                // that is not paused: harmless.
+                let _ = a.handle.unpause_write();
+            }
+        }
+        // Once the client is gone only streams still read by someone keep running.
+        if shared.sweep.swap(false, Ordering::AcqRel) || closed {
             for (token, slot) in active.iter_mut().enumerate() {
                 if slot.as_ref().is_some_and(|a| a.reply.is_canceled())
                     && let Some(a) = slot.take()
@@ -205,8 +252,6 @@ fn run(multi: &Multi, shared: &Shared) {
             std::thread::sleep(Duration::from_millis(1));
         }
     }
-    // Handles leave the multi handle before it is cleaned up (their guards detach them).
-    drop(active);
 }
 
 #[cfg(test)]
@@ -241,12 +286,12 @@ mod tests {
             ca_file: None,
         });
         let request = http::Request::get(serve(1)).body(()).unwrap().into_parts().0;
-        let easy = pool.prepare(request, BlockingRequestBody::Full(Default::default()), None).unwrap();
+        let easy = pool.prepare(request, BlockingRequestBody::Full(Default::default()), None, None).unwrap();
         let (easy, performed) = futures_lite::future::block_on(agent.perform(easy)).unwrap();
         let response = pool.finish(easy, performed).unwrap();
         assert_eq!((response.status.as_u16(), &response.body[..]), (200, &b"ok"[..]));
 
-        let shared = Arc::downgrade(&agent.shared);
+        let shared = Arc::downgrade(&agent.link.shared);
         drop(agent);
         // The thread holds the other reference until it returns.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
