@@ -109,6 +109,16 @@ fn concurrent_async_calls_each_get_their_own_response() {
     assert_eq!(server.request_count(), 64);
 }
 
+/// A client whose agent opens one connection per host and whose attempts may take a
+/// minute: only a cancelled transfer can free the connection for the next call in time.
+fn one_connection_client(server: &ScriptedServer) -> ApifyClient<IsahcClient> {
+    let minute = std::time::Duration::from_secs(60);
+    let timeouts = apify_core::config::Timeouts { short: minute, medium: minute, long: minute, max: minute };
+    let cfg = Config::new().with_api_url(&server.base_url()).unwrap().with_timeouts(timeouts);
+    let driver = IsahcClient::builder().max_connections_per_host(1).build().unwrap();
+    ApifyClient::with_custom_http_client(cfg, driver)
+}
+
 /// A dropped async call aborts its transfer: with one connection allowed per host, the
 /// next call would otherwise wait behind a reply that takes a minute.
 #[test]
@@ -116,12 +126,7 @@ fn a_dropped_async_call_frees_its_connection() {
     let server = ScriptedServer::start();
     server.enqueue(Reply::json(200, dataset("slow")).delay(std::time::Duration::from_secs(60)));
     server.set_fallback(|_| Reply::json(200, dataset("fast")));
-    // Attempts may take a minute: only the cancellation can free the connection in time.
-    let minute = std::time::Duration::from_secs(60);
-    let timeouts = apify_core::config::Timeouts { short: minute, medium: minute, long: minute, max: minute };
-    let cfg = Config::new().with_api_url(&server.base_url()).unwrap().with_timeouts(timeouts);
-    let driver = IsahcClient::builder().max_connections_per_host(1).build().unwrap();
-    let c = ApifyClient::with_custom_http_client(cfg, driver);
+    let c = one_connection_client(&server);
     futures_lite::future::block_on(async {
         let slow = async { Some(c.dataset("slow").get().await) };
         let give_up = async {
@@ -209,11 +214,7 @@ fn a_dropped_stream_frees_its_connection() {
         (0..body.len() / 65536).map(move |i| body.slice(i * 65536..(i + 1) * 65536))
     }));
     server.set_fallback(|_| Reply::json(200, dataset("fast")));
-    let minute = std::time::Duration::from_secs(60);
-    let timeouts = apify_core::config::Timeouts { short: minute, medium: minute, long: minute, max: minute };
-    let cfg = Config::new().with_api_url(&server.base_url()).unwrap().with_timeouts(timeouts);
-    let driver = IsahcClient::builder().max_connections_per_host(1).build().unwrap();
-    let c = ApifyClient::with_custom_http_client(cfg, driver);
+    let c = one_connection_client(&server);
     let mut reader = c.dataset("big").stream_items().send().unwrap();
     std::io::Read::read_exact(&mut reader, &mut [0u8; 1000]).unwrap();
     drop(reader);

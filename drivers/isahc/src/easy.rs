@@ -1,13 +1,12 @@
-//! Calls with buffered responses on pooled libcurl easy handles: configured and read by
-//! the caller, performed either on the caller's thread (blocking calls) or by a
-//! [`crate::multi::Agent`] (async calls).
+//! Pooled libcurl easy handles, configured and read by the caller, performed either on
+//! the caller's thread (blocking calls with buffered responses) or by a
+//! [`crate::multi::Agent`] (async calls, streamed responses through a [`Pipe`]).
 //!
 //! isahc's blocking API hands every request to its agent thread and waits for the answer,
 //! which costs two thread crossings per call (about 60 µs on a small GET, BENCHMARKS.md).
-//! Here curl runs where the caller already blocks. Easy handles are pooled and each keeps
-//! its connections alive, so a thread that calls again reuses its connection. Streamed
-//! responses still go through isahc: their reader must be `Send`, which curl's multi
-//! handle is not, and on a long body the crossings do not matter.
+//! Here blocking calls run curl where the caller already blocks. Easy handles are pooled
+//! and each keeps its connections alive, so a thread that calls again reuses its
+//! connection.
 
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
