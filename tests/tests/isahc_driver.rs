@@ -23,7 +23,17 @@ fn speaks_http2_with_prior_knowledge() {
     let driver = IsahcClient::builder().http2_prior_knowledge(true).build().unwrap();
     let c = ApifyClient::with_custom_http_client(cfg, driver);
     assert_eq!(c.dataset("d").get().send().unwrap().unwrap().id, "d");
-    assert_eq!(server.requests()[0].version, http::Version::HTTP_2);
+    // Async calls and streams, on the agent thread's multi handle, too.
+    server.enqueue(Reply::json(200, dataset("e")).gzip());
+    server.enqueue(Reply::bytes(200, &b"[1,2]"[..]));
+    futures_lite::future::block_on(async {
+        assert_eq!(c.dataset("e").get().await.unwrap().unwrap().id, "e");
+        let mut stream = c.dataset("e").stream_items().await.unwrap();
+        let chunk = futures_lite::StreamExt::next(&mut stream).await.unwrap().unwrap();
+        assert_eq!(&chunk[..], b"[1,2]");
+    });
+    let versions: Vec<_> = server.requests().iter().map(|r| r.version).collect();
+    assert_eq!(versions, [http::Version::HTTP_2; 3]);
 }
 
 #[test]
