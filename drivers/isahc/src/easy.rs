@@ -471,6 +471,7 @@ mod tests {
     #[test]
     fn a_head_after_an_informational_one_replaces_it() {
         let (mut ex, ok) = feed(&[
+            "HTTP/1.1 100 Continue\r\n",
             "x-early: 1\r\n",
             "\r\n",
             "HTTP/1.1 201 Created\r\n",

@@ -212,9 +212,8 @@ impl Shared {
     ) -> Result<pipe::PipeBody, TransportError> {
         let pipe = Arc::new(pipe::Pipe::default());
         let easy = self.async_handles.prepare(parts, BlockingRequestBody::Full(body), timeout, Some(pipe.clone()))?;
-        let link = self.agent().link().clone();
-        let done = link.submit(easy);
-        Ok(pipe::PipeBody::new(pipe, link, self.async_handles.clone(), done))
+        let link = self.agent().link();
+        Ok(pipe::PipeBody::new(pipe, link.clone(), self.async_handles.clone(), link.submit(easy)))
     }
 }
 
@@ -267,7 +266,7 @@ impl HttpClient for IsahcClient {
             RequestBody::Full(b) if !stream_response => {
                 let handles = &self.shared.async_handles;
                 let easy = handles.prepare(parts, BlockingRequestBody::Full(b), timeout, None)?;
-                let (easy, performed) = self.shared.agent().perform(easy).await?;
+                let (easy, performed) = self.shared.agent().link().submit(easy).await?;
                 let r = handles.finish(easy, performed)?;
                 return Ok(HttpResponse { status: r.status, headers: r.headers, body: ResponseBody::Full(r.body) });
             }

@@ -7,8 +7,11 @@
 //! ([`crate::easy::EasyPool`]); this thread only adds the handle, drives the transfers
 //! and hands the handle back.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use apify_core::error::{TransportError, TransportErrorKind};
@@ -17,7 +20,6 @@ use curl::multi::{Easy2Handle, Multi, MultiWaker};
 use futures_channel::oneshot;
 
 use crate::easy::Exchange;
-use crate::pipe;
 
 /// A performed handle and how its transfer ended, or why the agent could not run it.
 pub(crate) type Done = Result<(Easy2<Exchange>, Result<(), curl::Error>), TransportError>;
@@ -64,7 +66,7 @@ impl Link {
     }
 
     /// Hands a configured handle to the thread.
-    pub(crate) fn submit(&self, easy: Easy2<Exchange>) -> oneshot::Receiver<Done> {
+    pub(crate) fn submit(&self, easy: Easy2<Exchange>) -> Transfer {
         let (reply, done) = oneshot::channel();
         let was_idle = {
             let mut queue = lock(&self.shared.queue);
@@ -75,13 +77,7 @@ impl Link {
         if was_idle {
             self.wake();
         }
-        done
-    }
-
-    /// A caller dropped the receiver of a transfer it no longer wants.
-    pub(crate) fn abandon(&self) {
-        self.shared.sweep.store(true, Ordering::Release);
-        self.wake();
+        Transfer { link: self.clone(), done: Some(done) }
     }
 
     /// Resumes a paused streamed transfer.
@@ -121,18 +117,6 @@ impl Agent {
     pub(crate) fn link(&self) -> &Link {
         &self.link
     }
-
-    /// Performs a configured handle; gives it back with the transfer's result.
-    pub(crate) async fn perform(&self, easy: Easy2<Exchange>) -> Done {
-        let done = self.link.submit(easy);
-        let mut pending = Pending { agent: self, done: Some(done) };
-        let done = match pending.done.as_mut() {
-            Some(done) => done.await,
-            None => Err(oneshot::Canceled),
-        };
-        pending.done = None;
-        done.unwrap_or_else(|_| Err(pipe::stopped()))
-    }
 }
 
 impl Drop for Agent {
@@ -142,21 +126,39 @@ impl Drop for Agent {
     }
 }
 
-/// A call's wait for its transfer. Dropped before the answer (the call was cancelled), it
-/// tells the thread, so the transfer and its connection do not run on unobserved until a
-/// timeout.
-struct Pending<'a> {
-    agent: &'a Agent,
+/// A transfer handed to the thread; resolves to its end. Dropped before that (a call
+/// cancelled, a streamed body dropped), it tells the thread, so the transfer and its
+/// connection do not run on unobserved until a timeout.
+pub(crate) struct Transfer {
+    link: Link,
+    /// `None` once the end was seen.
     done: Option<oneshot::Receiver<Done>>,
 }
 
-impl Drop for Pending<'_> {
+impl Future for Transfer {
+    type Output = Done;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Done> {
+        let Some(done) = self.done.as_mut() else { return Poll::Ready(Err(stopped())) };
+        let done = std::task::ready!(Pin::new(done).poll(cx));
+        self.done = None;
+        Poll::Ready(done.unwrap_or_else(|_| Err(stopped())))
+    }
+}
+
+impl Drop for Transfer {
     fn drop(&mut self) {
         // The receiver goes first: the thread recognises abandoned transfers by it.
         if self.done.take().is_some() {
-            self.agent.link.abandon();
+            self.link.shared.sweep.store(true, Ordering::Release);
+            self.link.wake();
         }
     }
+}
+
+/// The thread is gone (it ends only with its client, or if it could not start).
+pub(crate) fn stopped() -> TransportError {
+    TransportError::msg(TransportErrorKind::Other, "the curl agent thread stopped")
 }
 
 struct Active {
@@ -287,7 +289,7 @@ mod tests {
         });
         let request = http::Request::get(serve(1)).body(()).unwrap().into_parts().0;
         let easy = pool.prepare(request, BlockingRequestBody::Full(Default::default()), None, None).unwrap();
-        let (easy, performed) = futures_lite::future::block_on(agent.perform(easy)).unwrap();
+        let (easy, performed) = futures_lite::future::block_on(agent.link().submit(easy)).unwrap();
         let response = pool.finish(easy, performed).unwrap();
         assert_eq!((response.status.as_u16(), &response.body[..]), (200, &b"ok"[..]));
 

@@ -10,12 +10,11 @@ use std::task::{Context, Poll, Waker};
 
 use apify_core::error::{TransportError, TransportErrorKind};
 use bytes::Bytes;
-use futures_channel::oneshot;
 use futures_core::Stream;
 use http::{HeaderMap, StatusCode};
 
 use crate::easy::{self, EasyPool};
-use crate::multi::{Done, Link};
+use crate::multi::{Link, Transfer};
 
 /// Unread bytes at which the transfer pauses.
 const LIMIT: usize = 256 * 1024;
@@ -82,25 +81,21 @@ pub(crate) struct PipeBody {
     pipe: Arc<Pipe>,
     link: Link,
     pool: Arc<EasyPool>,
-    /// The transfer's end; `None` once seen.
-    done: Option<oneshot::Receiver<Done>>,
+    /// `None` once it ended; dropped before, it aborts.
+    transfer: Option<Transfer>,
 }
 
 impl PipeBody {
-    pub(crate) fn new(pipe: Arc<Pipe>, link: Link, pool: Arc<EasyPool>, done: oneshot::Receiver<Done>) -> Self {
-        Self { pipe, link, pool, done: Some(done) }
+    pub(crate) fn new(pipe: Arc<Pipe>, link: Link, pool: Arc<EasyPool>, transfer: Transfer) -> Self {
+        Self { pipe, link, pool, transfer: Some(transfer) }
     }
 
     /// The transfer's result once it ended (all its chunks are in the pipe by then).
     fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
-        let Some(done) = self.done.as_mut() else { return Poll::Ready(Ok(())) };
-        let done = std::task::ready!(Pin::new(done).poll(cx));
-        self.done = None;
-        Poll::Ready(match done {
-            Ok(Ok((easy, performed))) => self.pool.finish_stream(easy, performed),
-            Ok(Err(e)) => Err(e),
-            Err(oneshot::Canceled) => Err(stopped()),
-        })
+        let Some(transfer) = self.transfer.as_mut() else { return Poll::Ready(Ok(())) };
+        let done = std::task::ready!(Pin::new(transfer).poll(cx));
+        self.transfer = None;
+        Poll::Ready(done.and_then(|(easy, performed)| self.pool.finish_stream(easy, performed)))
     }
 
     /// Waits for the response head; an error if the transfer ended without one.
@@ -145,22 +140,13 @@ impl Stream for PipeBody {
         }
         state.waker = Some(cx.waker().clone());
         drop(state);
-        if self.done.is_none() {
+        if self.transfer.is_none() {
             return Poll::Ready(None);
         }
         match std::task::ready!(self.poll_end(cx)) {
             // The last chunks may have arrived with the end.
             Ok(()) => self.poll_next(cx),
             Err(e) => Poll::Ready(Some(Err(e))),
-        }
-    }
-}
-
-impl Drop for PipeBody {
-    fn drop(&mut self) {
-        // Unfinished: the receiver goes first, then the agent drops the transfer.
-        if self.done.take().is_some() {
-            self.link.abandon();
         }
     }
 }
@@ -198,8 +184,4 @@ impl std::io::Read for PipeReader {
         buf[..n].copy_from_slice(&self.chunk.split_to(n));
         Ok(n)
     }
-}
-
-pub(crate) fn stopped() -> TransportError {
-    TransportError::msg(TransportErrorKind::Other, "the curl agent thread stopped")
 }
