@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 
 use super::body::{BodyReader, BodyStream, map_upload};
-use super::exec::{ClientInner, execute_blocking, execute_streaming, run_plan, run_plan_blocking};
+use super::exec::{ClientInner, execute, execute_blocking, run_plan, run_plan_blocking};
 use super::http::{BlockingHttpClient, BoxFuture, HttpClient};
 use crate::config::{Config, Timeout};
 use crate::error::{BoxError, Error};
@@ -158,7 +158,7 @@ impl<D: HttpClient, S: StreamOperation> IntoFuture for StreamCall<D, S> {
             if let Some(t) = timeout {
                 req.timeout = t;
             }
-            let (head, body) = execute_streaming(&client, req, None).await?;
+            let (head, body) = execute(&client, req, None).await?;
             let body = body.map(|b| BodyStream::new(b, &head));
             op.output(head, body)
         })
@@ -214,7 +214,7 @@ where
             if let Some(t) = timeout {
                 req.timeout = t;
             }
-            let (head, _) = execute_streaming(&client, req, Some(map_upload(self.body))).await?;
+            let (head, _) = execute(&client, req, Some(map_upload(self.body))).await?;
             expect_no_content(head, NotFound::Error)
         })
     }

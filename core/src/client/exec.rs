@@ -69,22 +69,12 @@ async fn collect(body: ResponseBody) -> Result<Bytes, TransportError> {
     }
 }
 
-/// Runs one logical call to completion (async).
-pub(crate) async fn execute<D: HttpClient>(inner: &ClientInner<D>, request: ApiRequest) -> Result<Response, Error> {
-    execute_inner(inner, request, None).await.map(|(r, _)| r)
-}
-
-/// Runs one logical call whose 2xx body is handed over as a stream. `upload` is a streamed
-/// request body (one attempt only).
-pub(crate) async fn execute_streaming<D: HttpClient>(
-    inner: &ClientInner<D>,
-    request: ApiRequest,
-    upload: Option<ByteStream>,
-) -> Result<(Response, Option<ByteStream>), Error> {
-    execute_inner(inner, request, upload).await
-}
-
-async fn execute_inner<D: HttpClient>(
+/// Runs one logical call (async); a 2xx body of a streamed request is handed over as a
+/// stream. `upload` is a streamed request body (one attempt only).
+///
+/// Written so that little is kept across its awaits: this future holds the driver's, and
+/// every call's future is copied (in full) as the call is set up.
+pub(crate) async fn execute<D: HttpClient>(
     inner: &ClientInner<D>,
     request: ApiRequest,
     mut upload: Option<ByteStream>,
@@ -93,50 +83,53 @@ async fn execute_inner<D: HttpClient>(
     let (mut call, mut jitter) = inner.start(request);
     let driver = &inner.driver;
     loop {
-        match call.poll_action(driver.now(), &mut jitter) {
+        // The action is taken apart before any await, so that it is not kept alive across.
+        let req = match call.poll_action(driver.now(), &mut jitter) {
             Action::Send(attempt) => {
                 let (parts, body) = attempt.request.into_parts();
                 let body = match upload.take() {
                     Some(stream) => RequestBody::Stream(stream),
                     None => RequestBody::Full(body),
                 };
-                let req = HttpRequest {
+                HttpRequest {
                     request: http::Request::from_parts(parts, body),
                     timeout: attempt.timeout,
                     stream_response: streamed,
-                };
-                match driver.call(req).await {
-                    Ok(resp) => {
-                        if streamed
-                            && call.handle_response_head(driver.now(), resp.status, &resp.headers)
-                                == HeadDisposition::Stream
-                        {
-                            let stream = match resp.body {
-                                ResponseBody::Stream(s) => s,
-                                ResponseBody::Full(b) => Box::pin(Once(Some(b))) as ByteStream,
-                            };
-                            let Action::Done(done) = call.poll_action(driver.now(), &mut jitter) else {
-                                return Err(Error::invalid_argument("streamed call did not finish"));
-                            };
-                            return done.map(|r| (r, Some(stream)));
-                        }
-                        match collect(resp.body).await {
-                            Ok(body) => call.handle_response(
-                                driver.now(),
-                                driver.wall_clock(),
-                                with_parts(resp.status, resp.headers, body),
-                            ),
-                            Err(e) => call.handle_transport_error(driver.now(), e),
-                        }
-                    }
+                }
+            }
+            Action::WaitUntil(at) => {
+                match driver.sleep(at - driver.now()) {
+                    Some(sleep) => sleep.await,
+                    None => call.handle_no_timer(),
+                }
+                continue;
+            }
+            Action::Done(result) => return result.map(|r| (r, None)),
+        };
+        match driver.call(req).await {
+            Ok(resp) => {
+                if streamed
+                    && call.handle_response_head(driver.now(), resp.status, &resp.headers) == HeadDisposition::Stream
+                {
+                    let stream = match resp.body {
+                        ResponseBody::Stream(s) => s,
+                        ResponseBody::Full(b) => Box::pin(Once(Some(b))) as ByteStream,
+                    };
+                    let Action::Done(done) = call.poll_action(driver.now(), &mut jitter) else {
+                        return Err(Error::invalid_argument("streamed call did not finish"));
+                    };
+                    return done.map(|r| (r, Some(stream)));
+                }
+                match collect(resp.body).await {
+                    Ok(body) => call.handle_response(
+                        driver.now(),
+                        driver.wall_clock(),
+                        with_parts(resp.status, resp.headers, body),
+                    ),
                     Err(e) => call.handle_transport_error(driver.now(), e),
                 }
             }
-            Action::WaitUntil(at) => match driver.sleep(at - driver.now()) {
-                Some(sleep) => sleep.await,
-                None => call.handle_no_timer(),
-            },
-            Action::Done(result) => return result.map(|r| (r, None)),
+            Err(e) => call.handle_transport_error(driver.now(), e),
         }
     }
 }
@@ -161,11 +154,14 @@ pub(crate) async fn run_plan<D: HttpClient, P: Plan>(
     mut plan: P,
     timeout: Option<Timeout>,
 ) -> Result<P::Output, Error> {
-    while let Some(mut req) = plan.next_request(&inner.config, target, inner.driver.wall_clock())? {
+    loop {
+        // A statement of its own: the `?` temporaries are not kept across the await.
+        let next = plan.next_request(&inner.config, target, inner.driver.wall_clock());
+        let Some(mut req) = next? else { break };
         if let Some(t) = timeout {
             req.timeout = t;
         }
-        let resp = execute(inner, req).await?;
+        let (resp, _) = execute(inner, req, None).await?;
         plan.on_response(resp)?;
     }
     plan.finish()

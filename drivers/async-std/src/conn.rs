@@ -85,6 +85,19 @@ fn is_idle(conn: &mut Conn) -> bool {
     matches!(Pin::new(conn).poll_read(&mut cx, &mut byte), Poll::Pending)
 }
 
+/// Buffer size: a request head fits, and a body moves in reads of this size.
+pub(crate) const BUF: usize = 16 * 1024;
+
+/// The two buffers of an exchange, kept together so that reusing them costs one lock and
+/// `out` (whose bytes are always overwritten before they are read) is zeroed only once.
+pub(crate) struct Buffers {
+    /// Always `BUF` long: the request head and body on the way out, the socket's bytes on
+    /// the way in, then decoded body bytes.
+    pub(crate) out: Vec<u8>,
+    /// Received bytes not yet consumed by the protocol.
+    pub(crate) input: Vec<u8>,
+}
+
 /// Opens connections and keeps idle ones for reuse.
 pub(crate) struct Pool {
     tls: TlsConnector,
@@ -92,9 +105,9 @@ pub(crate) struct Pool {
     max_idle_per_origin: usize,
     idle_timeout: Duration,
     idle: Mutex<HashMap<Origin, Vec<(Conn, std::time::Instant)>>>,
-    /// Spare exchange buffers: allocating (and zeroing) two fresh ones per call cost a
-    /// tenth of the driver's CPU on small GETs.
-    spare: Mutex<Vec<Vec<u8>>>,
+    /// Spare exchange buffers: allocating (and zeroing) fresh ones per call cost a tenth
+    /// of the driver's CPU on small GETs.
+    spare: Mutex<Vec<Buffers>>,
 }
 
 impl Pool {
@@ -130,20 +143,22 @@ impl Pool {
         None
     }
 
-    /// A buffer of any length, at least `capacity` bytes of room.
-    pub(crate) fn take_buffer(&self, capacity: usize) -> Vec<u8> {
+    /// Buffers for one exchange: kept ones, or new.
+    pub(crate) fn take_buffers(&self) -> Buffers {
         let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        spare.unwrap_or_else(|| Vec::with_capacity(capacity))
+        spare.unwrap_or_else(|| Buffers { out: vec![0; BUF], input: Vec::with_capacity(BUF) })
     }
 
-    /// Keeps `buf` for another exchange (unless it grew large or enough are kept).
-    pub(crate) fn give_buffer(&self, buf: Vec<u8>, capacity: usize) {
-        if buf.capacity() < capacity || buf.capacity() > 4 * capacity {
+    /// Keeps an exchange's buffers for another (unless the input grew large or enough are
+    /// kept).
+    pub(crate) fn give_buffers(&self, mut buffers: Buffers) {
+        if buffers.out.len() != BUF || buffers.input.capacity() > 4 * BUF {
             return;
         }
+        buffers.input.clear();
         let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        if spare.len() < 2 * self.max_idle_per_origin.max(1) {
-            spare.push(buf);
+        if spare.len() < self.max_idle_per_origin.max(1) {
+            spare.push(buffers);
         }
     }
 

@@ -8,14 +8,10 @@ use apify_core::error::{TransportError, TransportErrorKind};
 use bytes::Bytes;
 use futures_util::{AsyncReadExt, AsyncWriteExt};
 use http::header::{self, HeaderValue};
-use ureq_proto::client::state::RecvBody;
+use ureq_proto::client::state::{RecvBody, RecvResponse, SendBody};
 use ureq_proto::client::{Call, RecvBodyResult, RecvResponseResult, SendRequestResult};
 
-use crate::conn::{Conn, Origin, Pool};
-
-/// Buffer sizes: a request head fits, and a body moves in reads of this size. The pool
-/// keeps spare ones for the next exchange.
-const BUF: usize = 16 * 1024;
+use crate::conn::{BUF, Buffers, Conn, Origin, Pool};
 
 fn protocol(e: ureq_proto::Error) -> TransportError {
     TransportError::new(TransportErrorKind::Protocol, e)
@@ -28,6 +24,9 @@ pub(crate) struct Head {
 }
 
 /// Sends the request and reads the response head.
+///
+/// The protocol's state is kept across awaits only where it must be: this future is part of
+/// every call's future, which is copied as a call is set up.
 pub(crate) async fn send(
     mut conn: Conn,
     origin: Origin,
@@ -35,8 +34,43 @@ pub(crate) async fn send(
     parts: http::request::Parts,
     body: RequestBody,
 ) -> Result<Head, TransportError> {
+    let Buffers { mut out, mut input } = pool.take_buffers();
+    let (used, next) = write_head(parts, &body, &mut out)?;
+    let call = match next {
+        AfterHead::Response(call) => {
+            conn.write_all(&out[..used]).await.map_err(closed)?;
+            call
+        }
+        AfterHead::Body(mut call) => {
+            send_body(&mut conn, &mut call, body, &mut out, used).await?;
+            call.proceed()
+                .ok_or_else(|| TransportError::msg(TransportErrorKind::Protocol, "request body incomplete"))?
+        }
+    };
+    conn.flush().await.map_err(closed)?;
+    let (response, state) = recv_head(&mut conn, call, &mut input, &mut out).await?;
+    let body = BodyReader { conn: Some(conn), origin, pool, input, out, state };
+    Ok(Head { response, body })
+}
+
+fn closed(e: std::io::Error) -> TransportError {
+    TransportError::new(TransportErrorKind::ConnectionClosed, e)
+}
+
+/// What follows the request head.
+enum AfterHead {
+    Response(Call<RecvResponse>),
+    Body(Call<SendBody>),
+}
+
+/// Writes the request head into `out`; returns its length and what follows.
+fn write_head(
+    parts: http::request::Parts,
+    body: &RequestBody,
+    out: &mut [u8],
+) -> Result<(usize, AfterHead), TransportError> {
     let mut request = http::Request::from_parts(parts, ());
-    let has_body = match &body {
+    let has_body = match body {
         RequestBody::Full(b) => {
             // POST/PUT always say how long their body is, even when empty.
             if !b.is_empty() || request.method() == http::Method::POST || request.method() == http::Method::PUT {
@@ -55,56 +89,60 @@ pub(crate) async fn send(
         call.force_send_body();
     }
     let mut call = call.proceed();
-    let mut out = pool.take_buffer(BUF);
-    // Zeroed only when new: a spare one is overwritten.
-    out.resize(BUF, 0);
     let mut used = 0;
     while !call.can_proceed() {
         used += call.write(&mut out[used..]).map_err(protocol)?;
     }
-    let io = |e: std::io::Error| TransportError::new(TransportErrorKind::ConnectionClosed, e);
-    let call = match call.proceed().map_err(protocol)? {
-        Some(SendRequestResult::RecvResponse(c)) => {
-            conn.write_all(&out[..used]).await.map_err(io)?;
-            c
+    match call.proceed().map_err(protocol)? {
+        Some(SendRequestResult::RecvResponse(c)) => Ok((used, AfterHead::Response(c))),
+        Some(SendRequestResult::SendBody(c)) => Ok((used, AfterHead::Body(c))),
+        Some(SendRequestResult::Await100(_)) | None => {
+            Err(TransportError::msg(TransportErrorKind::Protocol, "unexpected request state"))
         }
-        Some(SendRequestResult::SendBody(mut c)) => {
-            match body {
-                RequestBody::Full(b) => {
-                    let mut input: &[u8] = &b;
-                    loop {
-                        let (i, o) = c.write(input, &mut out[used..]).map_err(protocol)?;
-                        input = &input[i..];
-                        used += o;
-                        if c.can_proceed() {
-                            break;
-                        }
-                        if used > BUF / 2 || o == 0 {
-                            conn.write_all(&out[..used]).await.map_err(io)?;
-                            used = 0;
-                        }
-                    }
-                    conn.write_all(&out[..used]).await.map_err(io)?;
+    }
+}
+
+/// Sends the head (`used` bytes of `out`) and the body.
+async fn send_body(
+    conn: &mut Conn,
+    call: &mut Call<SendBody>,
+    body: RequestBody,
+    out: &mut [u8],
+    mut used: usize,
+) -> Result<(), TransportError> {
+    match body {
+        RequestBody::Full(b) => {
+            let mut rest: &[u8] = &b;
+            loop {
+                let (i, o) = call.write(rest, &mut out[used..]).map_err(protocol)?;
+                rest = &rest[i..];
+                used += o;
+                if call.can_proceed() {
+                    break;
                 }
-                RequestBody::Stream(mut s) => {
-                    conn.write_all(&out[..used]).await.map_err(io)?;
-                    send_stream(&mut conn, &mut c, &mut s, &mut out).await?;
+                if used > BUF / 2 || o == 0 {
+                    conn.write_all(&out[..used]).await.map_err(closed)?;
+                    used = 0;
                 }
             }
-            c.proceed().ok_or_else(|| TransportError::msg(TransportErrorKind::Protocol, "request body incomplete"))?
+            conn.write_all(&out[..used]).await.map_err(closed)
         }
-        Some(SendRequestResult::Await100(_)) | None => {
-            return Err(TransportError::msg(TransportErrorKind::Protocol, "unexpected request state"));
+        RequestBody::Stream(mut s) => {
+            conn.write_all(&out[..used]).await.map_err(closed)?;
+            send_stream(conn, call, &mut s, out).await
         }
-    };
-    conn.flush().await.map_err(io)?;
+    }
+}
 
-    // The response head.
-    let mut call = call;
-    let mut input = pool.take_buffer(BUF);
-    input.clear();
+/// Reads the response head (skipping informational ones); `input` keeps what follows it.
+async fn recv_head(
+    conn: &mut Conn,
+    mut call: Call<RecvResponse>,
+    input: &mut Vec<u8>,
+    scratch: &mut [u8],
+) -> Result<(http::Response<()>, BodyState), TransportError> {
     let (response, consumed) = loop {
-        let (n, response) = call.try_response(&input, false).map_err(protocol)?;
+        let (n, response) = call.try_response(input, false).map_err(protocol)?;
         if let Some(r) = response {
             break (r, n);
         }
@@ -113,7 +151,7 @@ pub(crate) async fn send(
             input.drain(..n);
             continue;
         }
-        let got = read_more(&mut conn, &mut input, &mut out).await.map_err(io)?;
+        let got = read_more(conn, input, scratch).await.map_err(closed)?;
         if got == 0 {
             let msg = "connection closed before the response head";
             return Err(TransportError::msg(TransportErrorKind::ConnectionClosed, msg));
@@ -126,17 +164,15 @@ pub(crate) async fn send(
         Some(RecvResponseResult::Cleanup(c)) => BodyState::Done(!c.must_close_connection()),
         None => return Err(TransportError::msg(TransportErrorKind::Protocol, "response head incomplete")),
     };
-    let body = BodyReader { conn: Some(conn), origin, pool, input, out, state };
-    Ok(Head { response, body })
+    Ok((response, state))
 }
 
 async fn send_stream(
     conn: &mut Conn,
-    call: &mut Call<ureq_proto::client::state::SendBody>,
+    call: &mut Call<SendBody>,
     stream: &mut ByteStream,
     out: &mut [u8],
 ) -> Result<(), TransportError> {
-    let io = |e: std::io::Error| TransportError::new(TransportErrorKind::ConnectionClosed, e);
     loop {
         let chunk = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await;
         let chunk = match chunk {
@@ -151,7 +187,7 @@ async fn send_stream(
             // Each round writes at most what fits in `out`, chunk framing included.
             let take = input.len().min(call.calculate_max_input(out.len()));
             let (i, o) = call.write(&input[..take], out).map_err(protocol)?;
-            conn.write_all(&out[..o]).await.map_err(io)?;
+            conn.write_all(&out[..o]).await.map_err(closed)?;
             input = &input[i..];
             if input.is_empty() {
                 break;
@@ -244,9 +280,8 @@ impl BodyReader {
 
 impl Drop for BodyReader {
     fn drop(&mut self) {
-        self.pool.give_buffer(std::mem::take(&mut self.out), BUF);
-        self.input.clear();
-        self.pool.give_buffer(std::mem::take(&mut self.input), BUF);
+        let buffers = Buffers { out: std::mem::take(&mut self.out), input: std::mem::take(&mut self.input) };
+        self.pool.give_buffers(buffers);
     }
 }
 

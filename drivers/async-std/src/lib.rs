@@ -118,7 +118,9 @@ impl AsyncStdClient {
         let origin = Origin::of(&parts.uri)?;
         let conn = match self.pool.checkout(&origin) {
             Some(conn) => conn,
-            None => self.pool.connect(&origin).await?,
+            // Boxed: a TLS handshake's state is large, and this future is part of every
+            // call's, which is copied as a call is set up.
+            None => Box::pin(self.pool.connect(&origin)).await?,
         };
         exchange::send(conn, origin, self.pool.clone(), parts, body).await
     }
@@ -174,10 +176,17 @@ impl HttpClient for AsyncStdClient {
             }
             Ok((response, Ok(decoding::collect_decoded(chunks(head.body), decoder).await?)))
         };
-        let (response, body) = match timeout {
-            Some(t) => async_std::future::timeout(t, exchange).await.map_err(|_| timed_out(t))??,
-            None => exchange.await?,
+        // Not `async_std::future::timeout`: an async fn, it would hold `exchange` twice.
+        let deadline = async {
+            match timeout {
+                Some(t) => {
+                    async_std::task::sleep(t).await;
+                    Err(timed_out(t))
+                }
+                None => std::future::pending().await,
+            }
         };
+        let (response, body) = futures_lite::future::or(exchange, deadline).await?;
         let body = match body {
             Ok(bytes) => ResponseBody::Full(bytes),
             Err((reader, decoder)) => {
