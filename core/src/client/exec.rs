@@ -5,6 +5,7 @@ use std::future::poll_fn;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
@@ -22,6 +23,7 @@ use crate::request::ApiRequest;
 use crate::response::Response;
 use crate::retry::SeededJitter;
 use crate::stats::Stats;
+use crate::time::Instant;
 
 /// State shared by a root client and every sub-client made from it.
 pub(crate) struct ClientInner<D> {
@@ -44,16 +46,31 @@ impl<D: Environment> ClientInner<D> {
         SeededJitter::new(seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 
-    fn start(&self, request: ApiRequest) -> (Call, SeededJitter) {
-        (Call::new(request, &self.config, self.stats.clone(), self.driver.now()), self.jitter())
+    fn start(&self, request: ApiRequest, now: Instant) -> (Call, SeededJitter) {
+        (Call::new(request, &self.config, self.stats.clone(), now), self.jitter())
     }
 }
 
-fn with_parts(status: http::StatusCode, headers: http::HeaderMap, body: Bytes) -> http::Response<Bytes> {
-    let mut r = http::Response::new(body);
-    *r.status_mut() = status;
-    *r.headers_mut() = headers;
-    r
+/// Hands a whole response (or the failure to read its body) to the call. The wall clock is
+/// read only for an unsuccessful status: it serves only to read an HTTP-date `Retry-After`.
+fn deliver(
+    call: &mut Call,
+    now: Instant,
+    wall: impl FnOnce() -> Option<SystemTime>,
+    status: http::StatusCode,
+    headers: http::HeaderMap,
+    body: Result<Bytes, TransportError>,
+) {
+    match body {
+        Ok(body) => {
+            let wall = if status.is_success() { None } else { wall() };
+            let mut r = http::Response::new(body);
+            *r.status_mut() = status;
+            *r.headers_mut() = headers;
+            call.handle_response(now, wall, r);
+        }
+        Err(e) => call.handle_transport_error(now, e),
+    }
 }
 
 async fn collect(body: ResponseBody) -> Result<Bytes, TransportError> {
@@ -80,11 +97,13 @@ pub(crate) async fn execute<D: HttpClient>(
     mut upload: Option<ByteStream>,
 ) -> Result<(Response, Option<ByteStream>), Error> {
     let streamed = request.meta.streamed;
-    let (mut call, mut jitter) = inner.start(request);
     let driver = &inner.driver;
+    // The clock is read once after each await: no time passes in between.
+    let mut now = driver.now();
+    let (mut call, mut jitter) = inner.start(request, now);
     loop {
         // The action is taken apart before any await, so that it is not kept alive across.
-        let req = match call.poll_action(driver.now(), &mut jitter) {
+        let req = match call.poll_action(now, &mut jitter) {
             Action::Send(attempt) => {
                 let (parts, body) = attempt.request.into_parts();
                 let body = match upload.take() {
@@ -98,38 +117,40 @@ pub(crate) async fn execute<D: HttpClient>(
                 }
             }
             Action::WaitUntil(at) => {
-                match driver.sleep(at - driver.now()) {
+                match driver.sleep(at - now) {
                     Some(sleep) => sleep.await,
                     None => call.handle_no_timer(),
                 }
+                now = driver.now();
                 continue;
             }
             Action::Done(result) => return result.map(|r| (r, None)),
         };
-        match driver.call(req).await {
+        let result = driver.call(req).await;
+        now = driver.now();
+        match result {
             Ok(resp) => {
-                if streamed
-                    && call.handle_response_head(driver.now(), resp.status, &resp.headers) == HeadDisposition::Stream
-                {
+                if streamed && call.handle_response_head(now, resp.status, &resp.headers) == HeadDisposition::Stream {
                     let stream = match resp.body {
                         ResponseBody::Stream(s) => s,
                         ResponseBody::Full(b) => Box::pin(Once(Some(b))) as ByteStream,
                     };
-                    let Action::Done(done) = call.poll_action(driver.now(), &mut jitter) else {
+                    let Action::Done(done) = call.poll_action(now, &mut jitter) else {
                         return Err(Error::invalid_argument("streamed call did not finish"));
                     };
                     return done.map(|r| (r, Some(stream)));
                 }
-                match collect(resp.body).await {
-                    Ok(body) => call.handle_response(
-                        driver.now(),
-                        driver.wall_clock(),
-                        with_parts(resp.status, resp.headers, body),
-                    ),
-                    Err(e) => call.handle_transport_error(driver.now(), e),
-                }
+                let body = match resp.body {
+                    ResponseBody::Full(b) => Ok(b),
+                    stream => {
+                        let body = collect(stream).await;
+                        now = driver.now();
+                        body
+                    }
+                };
+                deliver(&mut call, now, || driver.wall_clock(), resp.status, resp.headers, body);
             }
-            Err(e) => call.handle_transport_error(driver.now(), e),
+            Err(e) => call.handle_transport_error(now, e),
         }
     }
 }
@@ -203,10 +224,12 @@ pub(crate) fn execute_blocking<D: BlockingHttpClient>(
     mut upload: Option<Box<dyn Read + Send>>,
 ) -> Result<(Response, Option<Box<dyn Read + Send>>), Error> {
     let streamed = request.meta.streamed;
-    let (mut call, mut jitter) = inner.start(request);
     let driver = &inner.driver;
+    // The clock is read once after each wait: no time passes in between.
+    let mut now = driver.now();
+    let (mut call, mut jitter) = inner.start(request, now);
     loop {
-        match call.poll_action(driver.now(), &mut jitter) {
+        match call.poll_action(now, &mut jitter) {
             Action::Send(attempt) => {
                 let (parts, body) = attempt.request.into_parts();
                 let body = match upload.take() {
@@ -218,37 +241,40 @@ pub(crate) fn execute_blocking<D: BlockingHttpClient>(
                     timeout: attempt.timeout,
                     stream_response: streamed,
                 };
-                match driver.call(req) {
+                let result = driver.call(req);
+                now = driver.now();
+                match result {
                     Ok(resp) => {
                         if streamed
-                            && call.handle_response_head(driver.now(), resp.status, &resp.headers)
-                                == HeadDisposition::Stream
+                            && call.handle_response_head(now, resp.status, &resp.headers) == HeadDisposition::Stream
                         {
                             let reader: Box<dyn Read + Send> = match resp.body {
                                 BlockingResponseBody::Reader(r) => r,
                                 BlockingResponseBody::Full(b) => Box::new(std::io::Cursor::new(b)),
                             };
-                            let Action::Done(done) = call.poll_action(driver.now(), &mut jitter) else {
+                            let Action::Done(done) = call.poll_action(now, &mut jitter) else {
                                 return Err(Error::invalid_argument("streamed call did not finish"));
                             };
                             return done.map(|r| (r, Some(reader)));
                         }
-                        match read_all(resp.body) {
-                            Ok(body) => call.handle_response(
-                                driver.now(),
-                                driver.wall_clock(),
-                                with_parts(resp.status, resp.headers, body),
-                            ),
-                            Err(e) => call.handle_transport_error(driver.now(), e),
-                        }
+                        let body = match resp.body {
+                            BlockingResponseBody::Full(b) => Ok(b),
+                            reader => {
+                                let body = read_all(reader);
+                                now = driver.now();
+                                body
+                            }
+                        };
+                        deliver(&mut call, now, || driver.wall_clock(), resp.status, resp.headers, body);
                     }
-                    Err(e) => call.handle_transport_error(driver.now(), e),
+                    Err(e) => call.handle_transport_error(now, e),
                 }
             }
             Action::WaitUntil(at) => {
-                if !driver.sleep(at - driver.now()) {
+                if !driver.sleep(at - now) {
                     call.handle_no_timer();
                 }
+                now = driver.now();
             }
             Action::Done(result) => return result.map(|r| (r, None)),
         }

@@ -76,15 +76,19 @@ pub fn decode_record_value(status: StatusCode, content_type: Option<&str>, body:
     if status == StatusCode::NO_CONTENT {
         return Ok(RecordValue::Json(serde_json::Value::Null));
     }
-    let media = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if media.starts_with("application/json") {
+    // Compared as bytes, ignoring ASCII case, rather than lowercased into a new string.
+    let media = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().as_bytes();
+    let starts_with = |p: &str| media.get(..p.len()).is_some_and(|m| m.eq_ignore_ascii_case(p.as_bytes()));
+    let ends_with =
+        |p: &str| media.len() >= p.len() && media[media.len() - p.len()..].eq_ignore_ascii_case(p.as_bytes());
+    if starts_with("application/json") {
         return serde_json::from_slice(&body).map(RecordValue::Json).map_err(|e| Error::InvalidResponseBody {
             status: status.as_u16(),
             detail: format!("record declared as JSON is not JSON: {e}"),
             source: Some(e),
         });
     }
-    if media.starts_with("text/") || (media.starts_with("application/") && media.ends_with("xml")) {
+    if starts_with("text/") || (starts_with("application/") && ends_with("xml")) {
         return Ok(match String::from_utf8(body.to_vec()) {
             Ok(s) => RecordValue::Text(s),
             // Mislabelled binary stays intact instead of failing.
@@ -447,6 +451,17 @@ mod tests {
             RecordValue::Json(serde_json::json!([1]))
         );
         assert_eq!(decode_record_value(ok, Some("text/csv"), b("a,b")).unwrap(), RecordValue::Text("a,b".into()));
+        // Media types are case-insensitive; a non-ASCII one is simply not matched.
+        assert_eq!(
+            decode_record_value(ok, Some(" Application/JSON "), b("[1]")).unwrap(),
+            RecordValue::Json(serde_json::json!([1]))
+        );
+        assert_eq!(decode_record_value(ok, Some("TEXT/Plain"), b("a")).unwrap(), RecordValue::Text("a".into()));
+        assert_eq!(
+            decode_record_value(ok, Some("application/RSS+XML"), b("x")).unwrap(),
+            RecordValue::Text("x".into())
+        );
+        assert_eq!(decode_record_value(ok, Some("té/x"), b("x")).unwrap(), RecordValue::Bytes(b("x")));
         assert_eq!(
             decode_record_value(ok, Some("application/rss+xml"), b("<x/>")).unwrap(),
             RecordValue::Text("<x/>".into())

@@ -20,6 +20,7 @@ use crate::{RecordedRequest, Reply, ScriptedServer};
 pub(crate) fn scenarios<D: Environment, M: Mode<D>>() -> Vec<Scenario<D, M>> {
     vec![
         ("fault: 429 with Retry-After", rate_limited_with_retry_after),
+        ("fault: 429 with Retry-After as an HTTP date", rate_limited_until_a_date),
         ("fault: 429 without Retry-After", rate_limited),
         ("fault: 500, 502, 503 then success", server_errors),
         ("fault: reset before the head", reset_before_head),
@@ -80,6 +81,22 @@ fn rate_limited_with_retry_after<D: Environment, M: Mode<D>>(t: &Target<D, M>) -
         .header("retry-after", "1");
     let (server, delays) = through(t, vec![limited], |c| c)?;
     ensure!(delays.first().is_some_and(|d| *d >= 1000), "Retry-After: 1 gave a {delays:?} ms wait");
+    check_waits(&server.requests(), &delays, Duration::ZERO)
+}
+
+/// An HTTP-date `Retry-After` beside a `Date` the client cannot read: the wait is measured
+/// from the driver's wall clock.
+fn rate_limited_until_a_date<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
+    let at = std::time::SystemTime::now() + Duration::from_secs(2);
+    let limited = Reply::json(429, json!({"error": {"type": "rate-limit-exceeded", "message": "slow down"}}))
+        .header("retry-after", httpdate::fmt_http_date(at))
+        .header("date", "not a date");
+    let (server, delays) = through(t, vec![limited], |c| c)?;
+    // The date has whole seconds: it is 1 to 2 s away.
+    ensure!(
+        delays.first().is_some_and(|d| (900..=2100).contains(d)),
+        "Retry-After two seconds ahead gave a {delays:?} ms wait"
+    );
     check_waits(&server.requests(), &delays, Duration::ZERO)
 }
 

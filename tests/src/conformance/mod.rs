@@ -18,8 +18,8 @@
 //! fault server, both on 127.0.0.1: the storage methods end to end, pagination to the last
 //! page, large streamed bodies read incrementally, gzip request bodies, compressed
 //! responses, the auth header and the token's absence from logs, and the fault matrix
-//! (429 with and without `Retry-After`, 500/502/503, resets before and during the body,
-//! truncated JSON, a stalled response, a slow drip). For each fault the kit checks the
+//! (429 with `Retry-After` in seconds or as a date, and without it, 500/502/503, resets
+//! before and during the body, truncated JSON, a stalled response, a slow drip). For each fault the kit checks the
 //! number of attempts, that the waits match the delays the core logged, the typed error and
 //! its kept cause, and that no item or request was lost. In-process targets (the local
 //! driver) have no wire, so they run the storage scenarios only.
