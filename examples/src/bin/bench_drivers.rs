@@ -455,49 +455,63 @@ fn main() {
         Work { kind: "conc".into(), url: emulator.url().to_owned(), path: record_path, n: 5 * gets },
         Work { kind: "stream".into(), url: stream.base_url(), path: "/v2/datasets/big/items".into(), n: items },
     ];
-    // Warm the servers up, then interleave the drivers round by round (the machine's speed
-    // drifts), keeping each driver's median.
+    // Warm the servers up, then run the drivers one after another on each work, round by
+    // round: the machine's speed drifts, so each driver is compared with the floor of its
+    // own round (seconds apart), and the median of those ratios is reported.
     let _ = measure("raw-hyper", &works[0]);
-    let mut runs: Vec<Vec<Vec<Value>>> = vec![vec![Vec::new(); works.len()]; DRIVERS.len()];
+    let mut runs: Vec<Vec<Vec<Option<Value>>>> = vec![vec![Vec::new(); works.len()]; DRIVERS.len()];
     for _ in 0..ROUNDS {
-        for (d, driver) in DRIVERS.iter().enumerate() {
-            for (i, w) in works.iter().enumerate() {
-                runs[d][i].extend(measure(driver, w));
+        for (i, w) in works.iter().enumerate() {
+            for (d, driver) in DRIVERS.iter().enumerate() {
+                runs[d][i].push(measure(driver, w));
             }
         }
     }
-    let mut rows: Vec<(String, Vec<Option<Value>>)> = Vec::new();
+    let secs = |v: &Option<Value>| v.as_ref().and_then(|v| v["secs"].as_f64());
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    // Per driver and work: the median run, and the median of the per-round ratios
+    // (driver ÷ floor seconds).
+    let mut rows: Vec<(String, Vec<Option<Value>>, Vec<Option<f64>>)> = Vec::new();
     for (d, driver) in DRIVERS.iter().enumerate() {
         let medians = runs[d]
-            .iter_mut()
+            .iter()
             .map(|v| {
-                v.sort_by(|a, b| {
-                    a["secs"].as_f64().partial_cmp(&b["secs"].as_f64()).unwrap_or(std::cmp::Ordering::Equal)
-                });
+                let mut v: Vec<Value> = v.iter().flatten().cloned().collect();
+                v.sort_by(|a, b| a["secs"].as_f64().unwrap_or(0.0).total_cmp(&b["secs"].as_f64().unwrap_or(0.0)));
                 v.get(v.len() / 2).cloned()
             })
             .collect();
-        rows.push(((*driver).to_owned(), medians));
+        let ratios = (0..works.len())
+            .map(|i| {
+                let paired = runs[d][i].iter().zip(&runs[0][i]).filter_map(|(a, b)| Some(secs(a)? / secs(b)?));
+                median(paired.collect())
+            })
+            .collect();
+        rows.push(((*driver).to_owned(), medians, ratios));
     }
     if let Some(py) = &py {
-        rows.push(("python 3.4.0".into(), works.iter().map(|w| measure_python(py, w)).collect()));
+        // Run once: compared with the floor's median.
+        let figs: Vec<Option<Value>> = works.iter().map(|w| measure_python(py, w)).collect();
+        let ratios = figs.iter().zip(&rows[0].1).map(|(a, b)| Some(secs(a)? / secs(b)?)).collect();
+        rows.push(("python 3.4.0".into(), figs, ratios));
     } else {
         eprintln!("apify-client 3.4.0 not importable: no Python figures");
     }
-    let floor = rows[0].1.clone();
-    let secs = |v: &Option<Value>| v.as_ref().and_then(|v| v["secs"].as_f64());
     println!(
         "{:<16} {:>11} {:>8} {:>11} {:>8} {:>10} {:>8} {:>10}",
         "driver", "GET µs", "÷floor", "32-conc/s", "÷floor", "stream MB/s", "÷floor", "peak RSS"
     );
-    for (name, figs) in &rows {
+    for (name, figs, ratios) in &rows {
         let lat = secs(&figs[0]).map(|s| s / gets as f64 * 1e6);
         let conc = secs(&figs[1]).map(|s| (works[1].n / CONCURRENCY * CONCURRENCY) as f64 / s);
         let mbs = secs(&figs[2]).map(|s| total_bytes as f64 / 1e6 / s);
-        let ratio = |i: usize, inverse: bool| match (secs(&figs[i]), secs(&floor[i])) {
-            (Some(a), Some(b)) if inverse => format!("{:.2}x", b / a),
-            (Some(a), Some(b)) => format!("{:.2}x", a / b),
-            _ => "-".into(),
+        let ratio = |i: usize, inverse: bool| match ratios[i] {
+            Some(r) if inverse => format!("{:.2}x", 1.0 / r),
+            Some(r) => format!("{r:.2}x"),
+            None => "-".into(),
         };
         let rss = figs[2]
             .as_ref()
@@ -515,5 +529,20 @@ fn main() {
             rss
         );
     }
-    println!("÷floor: latency as a multiple of raw hyper's (lower is better); throughput as a fraction of it");
+    if let Some((_, py_figs, _)) = rows.iter().find(|r| r.0.starts_with("python")) {
+        let py = secs(&py_figs[1]).map(|s| works[1].n as f64 / s);
+        let times: Vec<String> = rows
+            .iter()
+            .filter(|r| !r.0.starts_with("python"))
+            .filter_map(|(name, figs, _)| {
+                let ours = secs(&figs[1]).map(|s| (works[1].n / CONCURRENCY * CONCURRENCY) as f64 / s)?;
+                Some(format!("{name} {:.1}x", ours / py?))
+            })
+            .collect();
+        println!("32-conc throughput against the Python client's: {}", times.join(", "));
+    }
+    println!(
+        "÷floor: latency as a multiple of raw hyper's (lower is better), throughput as a fraction of it; \
+         the median of the ratios to the floor's run of the same round"
+    );
 }
