@@ -51,6 +51,19 @@ impl<D: Environment> ClientInner<D> {
     }
 }
 
+/// Ends a call whose 2xx head has been accepted for streaming: its result, with the body.
+fn hand_over<B>(
+    call: &mut Call,
+    now: Instant,
+    jitter: &mut SeededJitter,
+    body: B,
+) -> Result<(Response, Option<B>), Error> {
+    let Action::Done(done) = call.poll_action(now, jitter) else {
+        return Err(Error::invalid_argument("streamed call did not finish"));
+    };
+    done.map(|r| (r, Some(body)))
+}
+
 /// Hands a whole response (or the failure to read its body) to the call. The wall clock is
 /// read only for an unsuccessful status: it serves only to read an HTTP-date `Retry-After`.
 fn deliver(
@@ -135,10 +148,7 @@ pub(crate) async fn execute<D: HttpClient>(
                         ResponseBody::Stream(s) => s,
                         ResponseBody::Full(b) => Box::pin(Once(Some(b))) as ByteStream,
                     };
-                    let Action::Done(done) = call.poll_action(now, &mut jitter) else {
-                        return Err(Error::invalid_argument("streamed call did not finish"));
-                    };
-                    return done.map(|r| (r, Some(stream)));
+                    return hand_over(&mut call, now, &mut jitter, stream);
                 }
                 let body = match resp.body {
                     ResponseBody::Full(b) => Ok(b),
@@ -252,10 +262,7 @@ pub(crate) fn execute_blocking<D: BlockingHttpClient>(
                                 BlockingResponseBody::Reader(r) => r,
                                 BlockingResponseBody::Full(b) => Box::new(std::io::Cursor::new(b)),
                             };
-                            let Action::Done(done) = call.poll_action(now, &mut jitter) else {
-                                return Err(Error::invalid_argument("streamed call did not finish"));
-                            };
-                            return done.map(|r| (r, Some(reader)));
+                            return hand_over(&mut call, now, &mut jitter, reader);
                         }
                         let body = match resp.body {
                             BlockingResponseBody::Full(b) => Ok(b),
