@@ -396,6 +396,9 @@ fn measure_python(py: &Path, w: &Work) -> Option<Value> {
     serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last()?).ok()
 }
 
+/// One line of the table: a client's median run per work, and its ratios to the floor.
+type Row = (String, Vec<Option<Value>>, Vec<Option<f64>>);
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let [_, flag, driver, kind, url, path, n] = args.as_slice()
@@ -474,7 +477,7 @@ fn main() {
     };
     // Per driver and work: the median run, and the median of the per-round ratios
     // (driver ÷ floor seconds).
-    let mut rows: Vec<(String, Vec<Option<Value>>, Vec<Option<f64>>)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for (d, driver) in DRIVERS.iter().enumerate() {
         let medians = runs[d]
             .iter()
