@@ -26,9 +26,9 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use http::{HeaderMap, Method, StatusCode, Uri};
 
-use crate::config::{Config, Timeouts};
+use crate::config::{Config, Timeout, Timeouts};
 use crate::error::{Error, GiveUpReason, TransportError};
-use crate::request::ApiRequest;
+use crate::request::{ApiRequest, OpMeta, merge_headers};
 use crate::response::Response;
 use crate::retry::{Decision, JitterSource, Outcome, RetryPolicy, RetryState, StopReason};
 use crate::stats::Stats;
@@ -88,12 +88,17 @@ enum State {
 /// A logical call in progress.
 #[derive(Debug)]
 pub struct Call {
-    request: ApiRequest,
+    meta: OpMeta,
+    first_timeout: Timeout,
     // Target of the next send; changes only when following a redirect.
     method: Method,
     uri: Uri,
-    url: Arc<str>,
     headers: HeaderMap,
+    defaults: Arc<HeaderMap>,
+    // Set by redirects: the token never leaves the API's host; a redirect to GET drops the
+    // body and the headers that describe it.
+    drop_token: bool,
+    drop_content: bool,
     body: Bytes,
     policy: RetryPolicy,
     timeouts: Timeouts,
@@ -106,10 +111,10 @@ pub struct Call {
 macro_rules! event {
     ($level:ident, $call:expr, $msg:literal $(, $($field:tt)*)?) => {
         tracing::$level!(
-            client_method = $call.request.meta.client_method,
-            resource_id = $call.request.meta.resource_id.as_deref(),
+            client_method = $call.meta.client_method,
+            resource_id = $call.meta.resource_id.as_deref(),
             method = %$call.method,
-            url = %$call.url,
+            url = %$call.uri,
             attempt = $call.retry.attempts(),
             $($($field)*,)?
             $msg
@@ -117,36 +122,25 @@ macro_rules! event {
     };
 }
 
-/// The URL as text, without the formatting machinery of `Display` (it runs for every call).
-fn uri_string(uri: &Uri) -> String {
-    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
-    let authority = uri.authority().map_or("", |a| a.as_str());
-    let Some(scheme) = uri.scheme_str() else { return pq.to_owned() };
-    let mut s = String::with_capacity(scheme.len() + 3 + authority.len() + pq.len());
-    s.push_str(scheme);
-    s.push_str("://");
-    s.push_str(authority);
-    s.push_str(pq);
-    s
-}
-
 impl Call {
     /// Starts a call of `request` at `now`, counting it in `stats`.
-    pub fn new(mut request: ApiRequest, config: &Config, stats: Arc<Stats>, now: Instant) -> Self {
+    pub fn new(request: ApiRequest, config: &Config, stats: Arc<Stats>, now: Instant) -> Self {
         stats.record_call();
-        // The call owns what it sends (a redirect changes it); the request keeps the facts.
-        let headers = std::mem::take(&mut request.headers);
-        let body = std::mem::take(&mut request.body);
+        let ApiRequest { method, uri, headers, defaults, body, timeout, meta } = request;
         let mut policy = config.retry_policy().clone();
-        if !request.meta.replayable {
+        if !meta.replayable {
             // A streamed body is gone once sent.
             policy.max_retries = 0;
         }
         Self {
-            method: request.method.clone(),
-            uri: request.uri.clone(),
-            url: uri_string(&request.uri).into(),
+            meta,
+            first_timeout: timeout,
+            method,
+            uri,
             headers,
+            defaults,
+            drop_token: false,
+            drop_content: false,
             body,
             retry: RetryState::new(&policy, now),
             timeouts: *config.timeouts(),
@@ -154,13 +148,12 @@ impl Call {
             stats,
             state: State::Ready,
             redirects: 0,
-            request,
         }
     }
 
-    /// Facts about the operation (its headers and body are moved into the call).
-    pub fn request(&self) -> &ApiRequest {
-        &self.request
+    /// Facts about the operation.
+    pub fn meta(&self) -> &OpMeta {
+        &self.meta
     }
 
     /// Attempts started so far.
@@ -208,12 +201,16 @@ impl Call {
 
     fn send(&mut self, now: Instant) -> Action {
         self.stats.record_request();
-        let timeout = self.retry.attempt_timeout(&self.timeouts, self.request.timeout, now);
+        let timeout = self.retry.attempt_timeout(&self.timeouts, self.first_timeout, now);
         event!(debug, self, "Sending request");
         let mut req = http::Request::new(self.body.clone());
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.uri.clone();
-        *req.headers_mut() = self.headers.clone();
+        let (drop_token, drop_content) = (self.drop_token, self.drop_content);
+        *req.headers_mut() = merge_headers(&self.defaults, &self.headers, |name| {
+            (drop_token && name == AUTHORIZATION)
+                || (drop_content && (name == CONTENT_TYPE || name == CONTENT_ENCODING || name == CONTENT_LENGTH))
+        });
         self.state = State::InFlight;
         Action::Send(Attempt { request: req, timeout, number: self.retry.attempts() })
     }
@@ -230,7 +227,7 @@ impl Call {
             Failure::Response(r) => Outcome::Response { status: r.status, headers: &r.headers },
             Failure::Transport(e) => Outcome::Transport(e.kind()),
         };
-        let decision = self.retry.on_failure(&self.policy, &outcome, self.request.meta.idempotent, now, wall, jitter);
+        let decision = self.retry.on_failure(&self.policy, &outcome, self.meta.idempotent, now, wall, jitter);
         match decision {
             Decision::Retry { delay, retry_after, kind } => {
                 self.stats.record_retry();
@@ -287,7 +284,7 @@ impl Call {
                 source,
                 attempt: self.retry.attempts(),
                 method: self.method.clone(),
-                url: self.url.to_string(),
+                url: self.uri.to_string(),
             }),
         }
     }
@@ -320,7 +317,7 @@ impl Call {
             body,
             attempt: self.retry.attempts(),
             method: self.method.clone(),
-            url: self.url.clone(),
+            url: self.uri.clone(),
         };
         if status.is_success() || status.is_informational() || status.is_redirection() {
             event!(debug, self, "Request successful", status_code = status.as_u16());
@@ -353,7 +350,7 @@ impl Call {
             body: Bytes::new(),
             attempt: self.retry.attempts(),
             method: self.method.clone(),
-            url: self.url.clone(),
+            url: self.uri.clone(),
         };
         self.state = State::Done(Some(Ok(resp)));
         HeadDisposition::Stream
@@ -388,19 +385,16 @@ impl Call {
         let Some(next) = resolve(&self.uri, location) else { return false };
         if next.authority() != self.uri.authority() || next.scheme() != self.uri.scheme() {
             // Never send the token to another host (records redirect to object storage).
-            self.headers.remove(AUTHORIZATION);
+            self.drop_token = true;
         }
         let to_get =
             status == StatusCode::SEE_OTHER || (matches!(status.as_u16(), 301 | 302) && self.method == Method::POST);
         if to_get && self.method != Method::HEAD {
             self.method = Method::GET;
             self.body = Bytes::new();
-            for h in [CONTENT_TYPE, CONTENT_ENCODING, CONTENT_LENGTH] {
-                self.headers.remove(h);
-            }
+            self.drop_content = true;
         }
         event!(debug, self, "Following redirect", status_code = status.as_u16(), location = %next);
-        self.url = uri_string(&next).into();
         self.uri = next;
         self.redirects += 1;
         self.state = State::Redirect;

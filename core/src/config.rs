@@ -129,6 +129,8 @@ pub enum RequestCompression {
 pub struct Config {
     token: Option<Token>,
     api_base: Arc<str>,
+    // The same, parsed once: every request reuses its scheme, host and path.
+    api_base_uri: http::Uri,
     public_base: Arc<str>,
     retry: RetryPolicy,
     timeouts: Timeouts,
@@ -146,6 +148,7 @@ impl Default for Config {
         Self {
             token: None,
             api_base: "https://api.apify.com/v2".into(),
+            api_base_uri: http::Uri::from_static("https://api.apify.com/v2"),
             public_base: DEFAULT_API_URL.into(),
             retry: RetryPolicy::default(),
             timeouts: Timeouts::default(),
@@ -219,7 +222,10 @@ impl Config {
     /// Sets the API address (`/v2` is appended once). The public URL is separate and stays
     /// `https://api.apify.com` unless set with [`Config::with_api_public_url`].
     pub fn with_api_url(mut self, url: &str) -> Result<Self, Error> {
-        self.api_base = normalize_api_url(url, true)?.into();
+        let base = normalize_api_url(url, true)?;
+        self.api_base_uri = http::Uri::try_from(base.as_str())
+            .map_err(|e| Error::invalid_argument(format!("invalid API URL {url:?}: {e}")))?;
+        self.api_base = base.into();
         Ok(self.changed())
     }
 
@@ -324,6 +330,11 @@ impl Config {
     /// Versioned API base, e.g. `https://api.apify.com/v2`.
     pub fn api_base_url(&self) -> &str {
         &self.api_base
+    }
+
+    /// [`Config::api_base_url`] parsed.
+    pub(crate) fn api_base_uri(&self) -> &http::Uri {
+        &self.api_base_uri
     }
 
     /// Public base without `/v2`, e.g. `https://api.apify.com`.

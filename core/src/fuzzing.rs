@@ -89,7 +89,7 @@ pub fn response(data: &[u8]) {
         body: Bytes::copy_from_slice(r.0),
         attempt: 3,
         method: Method::POST,
-        url: URL.into(),
+        url: http::Uri::from_static(URL),
     };
     // The reference every decoder is compared with.
     let json = serde_json::from_slice::<Value>(&resp.body).ok();

@@ -17,7 +17,15 @@ pub fn encode_segment(what: &str, raw: &str) -> Result<String, Error> {
     if matches!(raw, "" | "." | "..") {
         return Err(Error::invalid_argument(format!("{what} must not be {raw:?}")));
     }
+    if !needs_encoding(raw) {
+        return Ok(raw.to_owned());
+    }
     Ok(utf8_percent_encode(raw, SEGMENT).to_string())
+}
+
+/// Whether any byte is outside the unreserved set (most IDs, keys and names are not).
+fn needs_encoding(raw: &str) -> bool {
+    !raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// A resource ID in the form the API accepts in a path: `username/name` becomes
@@ -75,6 +83,11 @@ impl ResourcePath {
         self.resource_id.as_deref()
     }
 
+    /// The raw ID shared, not copied (every request carries it for logs).
+    pub(crate) fn shared_resource_id(&self) -> Option<Arc<str>> {
+        self.resource_id.clone()
+    }
+
     /// The encoded path below the base.
     pub fn as_str(&self) -> &str {
         &self.path
@@ -82,7 +95,13 @@ impl ResourcePath {
 
     /// `{base}/{path}` followed by encoded sub-segments (constants or caller values).
     pub fn url(&self, base: &str, tail: &[&str]) -> String {
-        let mut url = String::with_capacity(base.len() + self.path.len() + 32);
+        self.url_with_room(base, tail, 0)
+    }
+
+    /// [`ResourcePath::url`] with `spare` bytes of capacity left (for a query string).
+    pub(crate) fn url_with_room(&self, base: &str, tail: &[&str], spare: usize) -> String {
+        let len = base.len() + 1 + self.path.len() + tail.iter().map(|s| 1 + s.len()).sum::<usize>();
+        let mut url = String::with_capacity(len + spare);
         url.push_str(base);
         url.push('/');
         url.push_str(&self.path);
@@ -106,6 +125,10 @@ pub trait QueryValue {
 }
 
 fn push_form_encoded(out: &mut String, raw: &str) {
+    if !needs_encoding(raw) {
+        out.push_str(raw);
+        return;
+    }
     for chunk in utf8_percent_encode(raw, SEGMENT) {
         out.push_str(if chunk == "%20" { "+" } else { chunk });
     }
@@ -170,7 +193,10 @@ impl Query {
 
     /// Appends `name=value`.
     pub fn push<V: QueryValue + ?Sized>(&mut self, name: &str, value: &V) -> &mut Self {
-        if !self.0.is_empty() {
+        if self.0.is_empty() {
+            // Most queries are a few short pairs: one allocation instead of regrowing.
+            self.0.reserve(64);
+        } else {
             self.0.push('&');
         }
         push_form_encoded(&mut self.0, name);

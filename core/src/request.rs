@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
 use http::{HeaderMap, Method, Uri};
 use serde::Serialize;
 
@@ -35,8 +36,11 @@ pub struct ApiRequest {
     pub method: Method,
     /// Full URL, query included (never the token).
     pub uri: Uri,
-    /// All headers: defaults, client extras, then the operation's own.
+    /// The operation's own headers (content type and encoding among them); they win over
+    /// [`ApiRequest::defaults`] of the same name.
     pub headers: HeaderMap,
+    /// The client's headers, shared by all its requests (user agent, token, extras).
+    pub defaults: Arc<HeaderMap>,
     /// Body as sent (already compressed where the rules say so).
     pub body: Bytes,
     /// Timeout of the first attempt.
@@ -51,9 +55,32 @@ impl ApiRequest {
         let mut req = http::Request::new(self.body.clone());
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.uri.clone();
-        *req.headers_mut() = self.headers.clone();
+        *req.headers_mut() = self.all_headers();
         req
     }
+
+    /// Every header sent: the defaults, then the operation's own (which win).
+    pub fn all_headers(&self) -> HeaderMap {
+        merge_headers(&self.defaults, &self.headers, |_| false)
+    }
+}
+
+/// The headers of one send, made once per attempt rather than copied twice (built, then
+/// sent): `defaults` unless `own` has the name, then `own`; `skip` drops names. One slot is
+/// spare so that a driver adding its own header (`Accept-Encoding`) does not regrow it.
+pub(crate) fn merge_headers(defaults: &HeaderMap, own: &HeaderMap, skip: impl Fn(&HeaderName) -> bool) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(defaults.len() + own.len() + 1);
+    for (name, value) in defaults {
+        if !skip(name) && !own.contains_key(name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    for (name, value) in own {
+        if !skip(name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 /// Builds an [`ApiRequest`]; used by every operation in [`crate::ops`].
@@ -61,7 +88,8 @@ impl ApiRequest {
 pub struct RequestBuilder<'a> {
     config: &'a Config,
     method: Method,
-    url: String,
+    // Path below the host, e.g. `/v2/datasets/abc/items` (the host is the configured one).
+    path: String,
     query: Query,
     headers: HeaderMap,
     body: Bytes,
@@ -84,7 +112,7 @@ impl<'a> RequestBuilder<'a> {
         let idempotent = matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS);
         Self {
             config,
-            url: path.url(config.api_base_url(), tail),
+            path: path.url_with_room(config.api_base_uri().path(), tail, 64),
             method,
             query: Query::new(),
             headers: HeaderMap::new(),
@@ -94,7 +122,7 @@ impl<'a> RequestBuilder<'a> {
             timeout: Timeout::Tier(tier),
             meta: OpMeta {
                 client_method,
-                resource_id: path.resource_id().map(Arc::from),
+                resource_id: path.shared_resource_id(),
                 idempotent,
                 streamed: false,
                 replayable: true,
@@ -164,32 +192,38 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
-    /// Finishes the request: merges headers (defaults, client extras, the operation's own;
-    /// later wins) and compresses the body where the rules allow.
+    /// Finishes the request: the content type unless the operation set its own, and the body
+    /// compressed where the rules allow. The client's headers are shared, not copied.
     pub fn build(self) -> Result<ApiRequest, Error> {
-        let mut url = self.url;
+        let mut path = self.path;
         if !self.query.is_empty() {
-            url.push('?');
-            url.push_str(self.query.as_str());
+            path.push('?');
+            path.push_str(self.query.as_str());
         }
-        // From the owned bytes: parsing a `&str` would copy the URL once more.
-        let uri = Uri::from_maybe_shared(Bytes::from(url))
-            .map_err(|e| Error::invalid_argument(format!("request URL is invalid: {e}")))?;
-        let mut headers = (*self.config.default_headers()).clone();
+        let invalid = |e: &dyn std::fmt::Display| Error::invalid_argument(format!("request URL is invalid: {e}"));
+        // From the owned bytes (parsing a `&str` would copy them), below the configured
+        // scheme and host, which were parsed once.
+        let base = self.config.api_base_uri();
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = base.scheme().cloned();
+        parts.authority = base.authority().cloned();
+        parts.path_and_query = Some(PathAndQuery::from_maybe_shared(Bytes::from(path)).map_err(|e| invalid(&e))?);
+        let uri = Uri::from_parts(parts).map_err(|e| invalid(&e))?;
+        let mut headers = self.headers;
         let mut body = self.body;
-        if let Some(ct) = &self.content_type {
-            headers.insert(CONTENT_TYPE, ct.clone());
-        }
-        if self.compressible && !self.headers.contains_key(CONTENT_ENCODING) {
+        if self.compressible && !headers.contains_key(CONTENT_ENCODING) {
             let ct = self.content_type.as_ref().and_then(|v| v.to_str().ok());
             if let Some((z, enc)) = compress_request_body(&body, ct, self.config.request_compression()) {
                 body = z;
                 headers.insert(CONTENT_ENCODING, HeaderValue::from_static(enc));
             }
         }
-        for (name, value) in &self.headers {
-            headers.insert(name, value.clone());
+        if let Some(ct) = self.content_type
+            && !headers.contains_key(CONTENT_TYPE)
+        {
+            headers.insert(CONTENT_TYPE, ct);
         }
-        Ok(ApiRequest { method: self.method, uri, headers, body, timeout: self.timeout, meta: self.meta })
+        let defaults = self.config.default_headers();
+        Ok(ApiRequest { method: self.method, uri, headers, defaults, body, timeout: self.timeout, meta: self.meta })
     }
 }

@@ -1,10 +1,8 @@
 //! Responses as the core sees them once a call has finished, and the shared decoding rules:
 //! the `data` envelope, error bodies, and when a 404 means "none".
 
-use std::sync::Arc;
-
 use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode, Uri};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, Error};
@@ -23,8 +21,8 @@ pub struct Response {
     pub attempt: u32,
     /// Request method.
     pub method: Method,
-    /// Request URL.
-    pub url: Arc<str>,
+    /// Request URL (of the last attempt, after any redirect).
+    pub url: Uri,
 }
 
 /// A body that is not JSON at all is `InvalidResponseBody`; valid JSON of the wrong shape
@@ -137,7 +135,7 @@ mod tests {
             body: Bytes::from_static(body.as_bytes()),
             attempt: 1,
             method: Method::GET,
-            url: "http://x/v2/datasets/a".into(),
+            url: Uri::from_static("http://x/v2/datasets/a"),
         }
     }
 

@@ -5,7 +5,6 @@
 //! (decompressed when gzipped), the timeout tier and the operation facts that drive retries
 //! and logging. Nothing here touches the network: operations are pure values.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use apify_core::codec::{ContentDecoder, compress_request_body};
@@ -177,7 +176,7 @@ fn respond(req: &ApiRequest, status: u16, headers: &[(&str, &str)], body: impl I
         body: body.into(),
         attempt: 1,
         method: req.method.clone(),
-        url: Arc::from(req.uri.to_string()),
+        url: req.uri.clone(),
     }
 }
 
@@ -399,8 +398,9 @@ fn no_token_means_no_authorization_and_api_url_is_normalised() {
     let config = Config::new().with_api_url("http://127.0.0.1:8080/v2/").unwrap();
     let r = GetStorage::<Datasets>::default().build(&config, &ds("d1")).unwrap().request;
     assert_eq!(r.uri, "http://127.0.0.1:8080/v2/datasets/d1");
-    assert!(!r.headers.contains_key("authorization"));
-    assert_eq!(r.headers["accept"], "application/json, */*");
+    let headers = r.all_headers();
+    assert!(!headers.contains_key("authorization"));
+    assert_eq!(headers["accept"], "application/json, */*");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1335,8 +1335,9 @@ fn drive_url<P: Plan<Output = String>>(
 /// (Its tier is checked in `public_url_fetch_uses_the_long_tier`.)
 fn check_fetch(r: &ApiRequest, uri: &str) {
     assert_eq!((r.method.as_str(), r.uri.to_string().as_str()), ("GET", uri));
-    assert_eq!(r.headers["authorization"], "Bearer t");
-    assert!(r.body.is_empty() && !r.headers.contains_key("content-type"));
+    let headers = r.all_headers();
+    assert_eq!(headers["authorization"], "Bearer t");
+    assert!(r.body.is_empty() && !headers.contains_key("content-type"));
     assert!(r.meta.idempotent);
 }
 

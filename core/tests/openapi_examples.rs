@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
-use std::sync::Arc;
 
 use apify_core::config::Config;
 use apify_core::models::{
@@ -493,7 +492,7 @@ fn response(status: u16, headers: &[(&'static str, &str)], body: &Value) -> Resp
         body: Bytes::from(serde_json::to_vec(body).unwrap()),
         attempt: 1,
         method: Method::GET,
-        url: Arc::from("https://api.apify.com/v2/x"),
+        url: http::Uri::from_static("https://api.apify.com/v2/x"),
     }
 }
 

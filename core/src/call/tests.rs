@@ -1,6 +1,8 @@
 use super::*;
+use crate::config::TimeoutTier;
 use crate::error::TransportErrorKind;
 use crate::retry::{FixedJitter, NonIdempotentRetry};
+use http::header::USER_AGENT;
 
 fn config() -> Config {
     Config::new().with_token("tok").with_api_url("http://127.0.0.1:1").unwrap()
@@ -170,7 +172,27 @@ fn redirects_are_followed_and_drop_the_token_across_hosts() {
     call.handle_response(Instant::ZERO, None, response(200, &[("content-type", "text/plain")], "hi"));
     let Action::Done(Ok(r)) = call.poll_action(Instant::ZERO, &mut j) else { panic!() };
     assert_eq!(&r.body[..], b"hi");
-    assert_eq!(&*r.url, "https://storage.example/blob?sig=1");
+    assert_eq!(r.url.to_string(), "https://storage.example/blob?sig=1");
+}
+
+#[test]
+fn see_other_turns_a_post_into_a_bare_get() {
+    let cfg = config();
+    let path = crate::path::ResourcePath::resource("datasets", "ds").unwrap();
+    let req = crate::request::RequestBuilder::new(&cfg, Method::POST, &path, &["items"], "t", TimeoutTier::Short)
+        .raw_json(Bytes::from_static(b"[1]"), "application/json")
+        .build()
+        .unwrap();
+    let mut call = Call::new(req, &cfg, stats(), Instant::ZERO);
+    let mut j = FixedJitter(0.0);
+    let Action::Send(a) = call.poll_action(Instant::ZERO, &mut j) else { panic!() };
+    assert_eq!(a.request.headers()[CONTENT_TYPE], "application/json");
+    assert_eq!(&a.request.body()[..], b"[1]");
+    call.handle_response(Instant::ZERO, None, response(303, &[("location", "/v2/done")], ""));
+    let Action::Send(a) = call.poll_action(Instant::ZERO, &mut j) else { panic!() };
+    assert_eq!((a.request.method(), a.request.uri().path()), (&Method::GET, "/v2/done"));
+    assert!(a.request.body().is_empty() && !a.request.headers().contains_key(CONTENT_TYPE));
+    assert!(a.request.headers().contains_key(AUTHORIZATION) && a.request.headers().contains_key(USER_AGENT));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use http::Method;
+use http::{Method, Uri};
 use serde::de::DeserializeOwned;
 
 use super::exec::io_to_transport;
@@ -22,16 +22,16 @@ use crate::stream::{JsonArrayDecoder, JsonLinesDecoder, LineDecoder};
 struct Origin {
     attempt: u32,
     method: Method,
-    url: String,
+    url: Uri,
 }
 
 impl Origin {
     fn of(head: &Response) -> Self {
-        Self { attempt: head.attempt, method: head.method.clone(), url: head.url.to_string() }
+        Self { attempt: head.attempt, method: head.method.clone(), url: head.url.clone() }
     }
 
     fn error(&self, source: TransportError) -> Error {
-        Error::Transport { source, attempt: self.attempt, method: self.method.clone(), url: self.url.clone() }
+        Error::Transport { source, attempt: self.attempt, method: self.method.clone(), url: self.url.to_string() }
     }
 }
 

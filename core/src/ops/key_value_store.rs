@@ -122,7 +122,7 @@ fn record_request(
 }
 
 fn content_type_of(r: &Response) -> Option<String> {
-    r.header(CONTENT_TYPE.as_str()).map(str::to_owned)
+    r.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 /// `GET .../records/{key}` decoded by content type; `None` on 404 (even on chained clients).

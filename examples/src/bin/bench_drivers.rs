@@ -45,6 +45,14 @@ fn config(url: &str) -> Config {
     Config::new().with_token("bench-token").with_api_url(url).expect("url")
 }
 
+/// The headers every client sends (user agent, accept, token, accepted encodings), so that
+/// the floors make the very same requests.
+fn sent_headers(url: &str) -> http::HeaderMap {
+    let mut headers = (*config(url).default_headers()).clone();
+    headers.insert(http::header::ACCEPT_ENCODING, http::HeaderValue::from_static(apify_core::codec::ACCEPT_ENCODING));
+    headers
+}
+
 fn rss_peak_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -163,21 +171,23 @@ fn run_raw_hyper(rt: &tokio::runtime::Runtime, w: &Work) -> (f64, usize) {
     // Byte for byte the request the clients send (they ask for the record as an attachment).
     let query = if w.kind == "stream" { "?format=json" } else { "?attachment=true" };
     let uri: http::Uri = format!("{}{}{query}", w.url, w.path).parse().expect("uri");
-    let get = move |client: Client<_, _>, uri: http::Uri| async move {
-        let req = http::Request::get(uri)
-            .header("authorization", "Bearer bench-token")
-            .body(http_body_util::Empty::<Bytes>::new())
-            .expect("request");
-        let resp = client.request(req).await.expect("send");
-        assert!(resp.status().is_success());
-        let mut body = resp.into_body();
-        let mut n = 0;
-        while let Some(frame) = body.frame().await {
-            if let Ok(data) = frame.expect("body").into_data() {
-                n += data.len();
+    // Leaked once (a child process of one run), so that the closure stays `Copy`.
+    let headers: &'static http::HeaderMap = Box::leak(Box::new(sent_headers(&w.url)));
+    let get = move |client: Client<_, _>, uri: http::Uri| {
+        let mut req = http::Request::get(uri).body(http_body_util::Empty::<Bytes>::new()).expect("request");
+        *req.headers_mut() = headers.clone();
+        async move {
+            let resp = client.request(req).await.expect("send");
+            assert!(resp.status().is_success());
+            let mut body = resp.into_body();
+            let mut n = 0;
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame.expect("body").into_data() {
+                    n += data.len();
+                }
             }
+            n
         }
-        n
     };
     rt.block_on(async {
         let t = Instant::now();
@@ -230,7 +240,9 @@ fn run_raw_curl(w: &Work) -> (f64, usize) {
         let mut easy = Easy2::new(Count(0));
         easy.url(&url).expect("url");
         let mut headers = List::new();
-        headers.append("authorization: Bearer bench-token").expect("header");
+        for (name, value) in &sent_headers(&w.url) {
+            headers.append(&format!("{name}: {}", value.to_str().expect("ascii"))).expect("header");
+        }
         easy.http_headers(headers).expect("headers");
         easy
     };
