@@ -11,14 +11,8 @@ fn config() -> Config {
 fn request(method: Method, idempotent: bool) -> ApiRequest {
     let path = crate::path::ResourcePath::resource("datasets", "ds").unwrap();
     let cfg = config();
-    let mut b = crate::request::RequestBuilder::new(
-        &cfg,
-        method,
-        &path,
-        &["items"],
-        "DatasetClient.test",
-        crate::config::TimeoutTier::Short,
-    );
+    let mut b =
+        crate::request::RequestBuilder::new(&cfg, method, &path, &["items"], "DatasetClient.test", TimeoutTier::Short);
     if idempotent {
         b = b.idempotent();
     }
