@@ -470,19 +470,27 @@ fn main() {
         Work { kind: "conc".into(), url: emulator.url().to_owned(), path: record_path, n: 5 * gets },
         Work { kind: "stream".into(), url: stream.base_url(), path: "/v2/datasets/big/items".into(), n: items },
     ];
-    // Warm the servers up, then run the drivers one after another on each work, round by
-    // round: the machine's speed drifts, so each driver is compared with the floor of its
-    // own round (seconds apart), and the median of those ratios is reported.
+    // Warm the servers up, then, round by round, run each driver right after a run of the
+    // floor on the same work: the machine's speed drifts within seconds, so each run is
+    // compared with the floor's run just before it, and the median of those ratios is
+    // reported.
     let _ = measure("raw-hyper", &works[0]);
+    let secs = |v: &Option<Value>| v.as_ref().and_then(|v| v["secs"].as_f64());
     let mut runs: Vec<Vec<Vec<Option<Value>>>> = vec![vec![Vec::new(); works.len()]; DRIVERS.len()];
+    let mut paired: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); works.len()]; DRIVERS.len()];
     for _ in 0..ROUNDS {
         for (i, w) in works.iter().enumerate() {
-            for (d, driver) in DRIVERS.iter().enumerate() {
-                runs[d][i].push(measure(driver, w));
+            for (d, driver) in DRIVERS.iter().enumerate().skip(1) {
+                let floor = measure(DRIVERS[0], w);
+                let run = measure(driver, w);
+                if let (Some(a), Some(b)) = (secs(&run), secs(&floor)) {
+                    paired[d][i].push(a / b);
+                }
+                runs[0][i].push(floor);
+                runs[d][i].push(run);
             }
         }
     }
-    let secs = |v: &Option<Value>| v.as_ref().and_then(|v| v["secs"].as_f64());
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied()
@@ -499,12 +507,7 @@ fn main() {
                 v.get(v.len() / 2).cloned()
             })
             .collect();
-        let ratios = (0..works.len())
-            .map(|i| {
-                let paired = runs[d][i].iter().zip(&runs[0][i]).filter_map(|(a, b)| Some(secs(a)? / secs(b)?));
-                median(paired.collect())
-            })
-            .collect();
+        let ratios = (0..works.len()).map(|i| if d == 0 { Some(1.0) } else { median(paired[d][i].clone()) }).collect();
         rows.push(((*driver).to_owned(), medians, ratios));
     }
     if let Some(py) = &py {
