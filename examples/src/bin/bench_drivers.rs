@@ -561,6 +561,6 @@ fn main() {
     }
     println!(
         "÷floor: latency as a multiple of raw hyper's (lower is better), throughput as a fraction of it; \
-         the median of the ratios to the floor's run of the same round"
+         the median over the rounds of the ratios to the floor's run just before"
     );
 }
