@@ -227,3 +227,21 @@ impl<'a> RequestBuilder<'a> {
         Ok(ApiRequest { method: self.method, uri, headers, defaults, body, timeout: self.timeout, meta: self.meta })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TimeoutTier;
+
+    #[test]
+    fn the_token_is_shared_sent_and_never_printed() {
+        let config = Config::new().with_token("secret-token-123");
+        let path = ResourcePath::resource("datasets", "d").unwrap();
+        let req =
+            RequestBuilder::new(&config, Method::GET, &path, &["items"], "t", TimeoutTier::Short).build().unwrap();
+        assert!(req.headers.is_empty(), "the client's headers are not copied into the request");
+        assert_eq!(req.to_http().headers()["authorization"], "Bearer secret-token-123");
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("secret-token-123"), "{shown}");
+    }
+}
