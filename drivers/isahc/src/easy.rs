@@ -146,7 +146,21 @@ pub(crate) struct Response {
     pub(crate) body: Bytes,
 }
 
-/// Sets every option of one attempt on a (possibly reused) handle.
+/// The options of a handle that stay from one call to the next when they are the same:
+/// a call shaped like the handle's last one (same method, headers, kind of body) sets only
+/// its URL, timeout and body. Rebuilding curl's header list and resetting the handle cost
+/// some 40 small allocations per call, which threads calling at once contend for.
+#[derive(PartialEq)]
+struct Shape {
+    method: Method,
+    headers: HeaderMap,
+    sends_body: bool,
+    /// A body of unknown length (sent chunked).
+    chunked: bool,
+    streamed: bool,
+}
+
+/// Sets the options of one attempt on a (possibly reused) handle.
 fn configure(
     easy: &mut Easy2<Exchange>,
     settings: &Settings,
@@ -156,26 +170,41 @@ fn configure(
     streamed: bool,
 ) -> Result<(), TransportError> {
     let unsupported = |e: &dyn std::fmt::Display| TransportError::new(TransportErrorKind::Unsupported, e.to_string());
-    let mut lines = Vec::with_capacity(parts.headers.len() + 4);
-    for (name, value) in &parts.headers {
-        let value = value.to_str().map_err(|_| unsupported(&format_args!("header {name} is not visible ASCII")))?;
-        lines.push(format!("{name}: {value}"));
+    let known_length = match &body {
+        BlockingRequestBody::Full(b) => Some(b.len() as u64),
+        BlockingRequestBody::Reader(_) => None,
+    };
+    // Like hyper, an empty POST/PUT/PATCH still says `Content-Length: 0`.
+    let sends_body = !matches!(&body, BlockingRequestBody::Full(b) if b.is_empty())
+        || matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
+    let shape =
+        Shape { method: parts.method, headers: parts.headers, sends_body, chunked: known_length.is_none(), streamed };
+    if easy.get_ref().shape.as_ref() != Some(&shape) {
+        // Until it is complete the handle has no known shape: a failure here leaves the
+        // next call to start from defaults.
+        easy.get_mut().shape = None;
+        let mut lines = Vec::with_capacity(shape.headers.len() + 4);
+        for (name, value) in &shape.headers {
+            let value = value.to_str().map_err(|_| unsupported(&format_args!("header {name} is not visible ASCII")))?;
+            lines.push(format!("{name}: {value}"));
+        }
+        set_shape(easy, settings, &shape, lines).map_err(|e| unsupported(&e))?;
+        easy.get_mut().shape = Some(shape);
     }
-    set_options(easy, settings, parts, body, timeout, streamed, lines).map_err(|e| unsupported(&e))
+    set_call(easy, &parts.uri, timeout, streamed, known_length.filter(|_| sends_body)).map_err(|e| unsupported(&e))?;
+    easy.get_mut().start(body);
+    Ok(())
 }
 
-fn set_options(
+/// Back to curl's defaults, then the options of a shape.
+fn set_shape(
     easy: &mut Easy2<Exchange>,
     settings: &Settings,
-    parts: http::request::Parts,
-    body: BlockingRequestBody,
-    timeout: Option<Duration>,
-    streamed: bool,
+    shape: &Shape,
     header_lines: Vec<String>,
 ) -> Result<(), curl::Error> {
-    // Back to defaults, keeping the handle's connections, DNS and TLS session caches.
+    // Keeps the handle's connections, DNS and TLS session caches.
     easy.reset();
-    easy.url(&parts.uri.to_string())?;
     easy.http_version(if settings.http2_prior_knowledge { HttpVersion::V2PriorKnowledge } else { HttpVersion::V2TLS })?;
     easy.connect_timeout(settings.connect_timeout)?;
     easy.tcp_nodelay(true)?;
@@ -185,38 +214,17 @@ fn set_options(
         Some(path) => easy.cainfo(path)?,
         None => easy.ssl_options(SslOpt::new().native_ca(true))?,
     }
-    match timeout {
-        // A streamed body is read at the caller's pace (a paused transfer is exempt from
-        // the speed check): only a stall of the server, no byte for `t`, fails it.
-        Some(t) if streamed => {
-            easy.low_speed_limit(1)?;
-            easy.low_speed_time(t)?;
-        }
-        Some(t) => easy.timeout(t)?,
-        None => {}
-    }
-    if streamed {
+    if shape.streamed {
         // Fewer, larger chunks through the pipe.
         easy.buffer_size(STREAM_CHUNK)?;
     }
-
-    let known_length = match &body {
-        BlockingRequestBody::Full(b) => Some(b.len() as u64),
-        BlockingRequestBody::Reader(_) => None,
-    };
-    // Like hyper, an empty POST/PUT/PATCH still says `Content-Length: 0`.
-    let sends_body = !matches!(&body, BlockingRequestBody::Full(b) if b.is_empty())
-        || matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
-    if sends_body {
+    if shape.sends_body {
         // A body is read through the read callback whatever the method.
         easy.post(true)?;
-        if let Some(n) = known_length {
-            easy.post_field_size(n)?;
-        }
     }
-    match parts.method {
-        Method::GET if !sends_body => {}
-        Method::POST if sends_body => {}
+    match shape.method {
+        Method::GET if !shape.sends_body => {}
+        Method::POST if shape.sends_body => {}
         Method::HEAD => easy.nobody(true)?,
         ref m => easy.custom_request(m.as_str())?,
     }
@@ -225,23 +233,45 @@ fn set_options(
     for line in &header_lines {
         list.append(line)?;
     }
-    if !parts.headers.contains_key(header::ACCEPT_ENCODING) {
+    if !shape.headers.contains_key(header::ACCEPT_ENCODING) {
         list.append(&format!("{}: {ACCEPT_ENCODING}", header::ACCEPT_ENCODING))?;
     }
     // No `Expect: 100-continue` round trip before large bodies.
     list.append("Expect:")?;
-    if sends_body {
-        if !parts.headers.contains_key(header::CONTENT_TYPE) {
+    if shape.sends_body {
+        if !shape.headers.contains_key(header::CONTENT_TYPE) {
             // Not the form type curl would add to a POST.
             list.append("Content-Type:")?;
         }
-        if known_length.is_none() && !parts.headers.contains_key(header::CONTENT_LENGTH) {
+        if shape.chunked && !shape.headers.contains_key(header::CONTENT_LENGTH) {
             list.append("Transfer-Encoding: chunked")?;
         }
     }
-    easy.http_headers(list)?;
+    easy.http_headers(list)
+}
 
-    easy.get_mut().start(body);
+/// The options that change from call to call: every one set, whatever the last call set.
+fn set_call(
+    easy: &mut Easy2<Exchange>,
+    uri: &http::Uri,
+    timeout: Option<Duration>,
+    streamed: bool,
+    body_length: Option<u64>,
+) -> Result<(), curl::Error> {
+    easy.url(&uri.to_string())?;
+    // Zero turns a limit off.
+    let t = timeout.unwrap_or_default();
+    if streamed {
+        // A streamed body is read at the caller's pace (a paused transfer is exempt from
+        // the speed check): only a stall of the server, no byte for `t`, fails it.
+        easy.low_speed_limit(u32::from(timeout.is_some()))?;
+        easy.low_speed_time(t)?;
+    } else {
+        easy.timeout(t)?;
+    }
+    if let Some(n) = body_length {
+        easy.post_field_size(n)?;
+    }
     Ok(())
 }
 
@@ -276,6 +306,8 @@ pub(crate) struct Exchange {
     body: Vec<u8>,
     /// Where a streamed response goes (its head as soon as it is complete, then the body).
     pipe: Option<Arc<Pipe>>,
+    /// The options the handle holds (kept from call to call).
+    shape: Option<Shape>,
 }
 
 impl Exchange {
@@ -319,7 +351,8 @@ impl Exchange {
         let status = self.status.filter(|_| self.head_done).ok_or_else(|| {
             TransportError::msg(TransportErrorKind::Protocol, "curl finished without a response head")
         })?;
-        let mut headers = parse_head(&self.head)?;
+        // One copy of the head, which the values then share; the buffer stays with the handle.
+        let mut headers = parse_head(Bytes::copy_from_slice(&self.head))?;
         let raw = if self.body.len() <= KEPT_BUFFER {
             let copy = Bytes::copy_from_slice(&self.body);
             self.body.clear();
@@ -376,11 +409,12 @@ impl Exchange {
     }
 }
 
-/// The header lines `Exchange` collected (each followed by `\n`).
-pub(crate) fn parse_head(head: &[u8]) -> Result<HeaderMap, TransportError> {
+/// The header lines `Exchange` collected (each followed by `\n`); the values are slices of
+/// `head`, not copies.
+pub(crate) fn parse_head(head: Bytes) -> Result<HeaderMap, TransportError> {
     let mut headers = HeaderMap::with_capacity(head.iter().filter(|b| **b == b'\n').count());
     for line in head.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let (name, value) = parse_header_line(line).ok_or_else(|| {
+        let (name, value) = parse_header_line(&head, line).ok_or_else(|| {
             TransportError::msg(
                 TransportErrorKind::Protocol,
                 format!("invalid response header line: {}", String::from_utf8_lossy(line)),
@@ -391,10 +425,11 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<HeaderMap, TransportError> {
     Ok(headers)
 }
 
-fn parse_header_line(line: &[u8]) -> Option<(HeaderName, HeaderValue)> {
+/// One line of `head`.
+fn parse_header_line(head: &Bytes, line: &[u8]) -> Option<(HeaderName, HeaderValue)> {
     let colon = line.iter().position(|b| *b == b':')?;
     let name = HeaderName::from_bytes(line[..colon].trim_ascii()).ok()?;
-    let value = HeaderValue::from_bytes(line[colon + 1..].trim_ascii()).ok()?;
+    let value = HeaderValue::from_maybe_shared(head.slice_ref(line[colon + 1..].trim_ascii())).ok()?;
     Some((name, value))
 }
 
@@ -552,6 +587,87 @@ mod tests {
         assert_eq!(&buf, b"abcd");
         let mut ex = Exchange::new(BlockingRequestBody::Reader(Box::new(io::Cursor::new(b"xy".to_vec()))));
         assert!(matches!(ex.seek(io::SeekFrom::Start(0)), SeekResult::CantSeek));
+    }
+
+    /// A server that answers each request with the request it read (head and body).
+    fn echo_server() -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                let mut reader = BufReader::new(conn);
+                let (mut seen, mut length) = (String::new(), 0);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    seen.push_str(&line);
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                seen.push_str(&String::from_utf8_lossy(&body));
+                let reply =
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{seen}", seen.len());
+                let _ = reader.get_mut().write_all(reply.as_bytes());
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn a_reused_handle_sends_each_call_as_asked() {
+        let url = echo_server();
+        let pool = EasyPool::new(Settings {
+            connect_timeout: Duration::from_secs(5),
+            http2_prior_knowledge: false,
+            max_idle: 1,
+            ca_file: None,
+        });
+        let call = |method: Method, path: &str, header: &'static str, body: &'static str| {
+            let request = http::Request::builder()
+                .method(method)
+                .uri(format!("{url}{path}"))
+                .header("x-mark", header)
+                .body(())
+                .unwrap();
+            let body = BlockingRequestBody::Full(Bytes::from_static(body.as_bytes()));
+            let r = pool.call(request.into_parts().0, body, Some(Duration::from_secs(5))).expect("call");
+            String::from_utf8(r.body.to_vec()).unwrap().to_ascii_lowercase()
+        };
+        // One idle handle: every call below reuses it.
+        let put = call(Method::PUT, "/a", "1", "abc");
+        assert!(put.starts_with("put /a http/1.1\r\n"), "{put}");
+        assert!(put.contains("x-mark: 1\r\n") && put.contains("content-length: 3\r\n") && put.ends_with("abc"));
+        // Same shape, longer body, other URL.
+        let put = call(Method::PUT, "/b", "1", "abcdefg");
+        assert!(put.starts_with("put /b http/1.1\r\n") && put.contains("content-length: 7\r\n"), "{put}");
+        assert!(put.ends_with("abcdefg"));
+        // Another method, no body: nothing of the PUT remains.
+        let get = call(Method::GET, "/c", "1", "");
+        assert!(get.starts_with("get /c http/1.1\r\n") && !get.contains("content-length"), "{get}");
+        // Other headers.
+        let get = call(Method::GET, "/c", "2", "");
+        assert!(get.contains("x-mark: 2\r\n") && !get.contains("x-mark: 1"), "{get}");
+        // An empty PUT still says so.
+        let put = call(Method::PUT, "/d", "2", "");
+        assert!(put.starts_with("put /d http/1.1\r\n") && put.contains("content-length: 0\r\n"), "{put}");
+        let head = pool.call(
+            http::Request::head(format!("{url}/e")).body(()).unwrap().into_parts().0,
+            BlockingRequestBody::Full(Bytes::new()),
+            None,
+        );
+        assert_eq!(head.expect("head").status, StatusCode::OK);
+        let get = call(Method::GET, "/f", "2", "");
+        assert!(get.starts_with("get /f http/1.1\r\n"), "{get}");
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl PipeBody {
             }
         })
         .await?;
-        Ok((status, easy::parse_head(&head)?))
+        Ok((status, easy::parse_head(head.into())?))
     }
 }
 

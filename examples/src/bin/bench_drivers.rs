@@ -1,11 +1,12 @@
 //! Every driver on the same servers, beside a raw hyper client with no Apify logic (the
-//! floor), raw libcurl (the isahc driver's own floor) and the official Python client 3.4.0.
+//! floor), raw libcurl (the isahc driver's own floors: a multi handle, and blocking easy
+//! handles on their threads) and the official Python client 3.4.0.
 //!
 //! ```sh
 //! cargo run --release -p apify-examples --bin bench_drivers [-- --quick]
 //! ```
 //!
-//! Figures: sequential small GETs (a JSON record from the `apify-local` emulator), five
+//! Figures: sequential small GETs (a JSON record from the `apify-local` emulator), ten
 //! times as many at 32 concurrent requests, and streaming 1,000,000 dataset items (bytes through the
 //! client, MB/s, and the peak RSS of the process that read them). Each measurement runs in
 //! a fresh child process, so peak RSS is that driver's alone; the drivers take turns over
@@ -26,9 +27,10 @@ use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
-/// `raw-hyper` first: the floor every ratio is taken against. `raw-curl` is libcurl's own
-/// floor, for the isahc driver.
-const DRIVERS: [&str; 6] = ["raw-hyper", "raw-curl", "hyper", "isahc-blocking", "isahc-async", "async-std"];
+/// `raw-hyper` first: the floor every ratio is taken against. `raw-curl` and
+/// `raw-curl-blocking` are libcurl's own floors, for the isahc driver (async, blocking).
+const DRIVERS: [&str; 7] =
+    ["raw-hyper", "raw-curl", "raw-curl-blocking", "hyper", "isahc-blocking", "isahc-async", "async-std"];
 const CONCURRENCY: usize = 32;
 const ROUNDS: usize = 5;
 
@@ -216,36 +218,40 @@ fn run_raw_hyper(rt: &tokio::runtime::Runtime, w: &Work) -> (f64, usize) {
     })
 }
 
+/// Counts the bytes of a raw libcurl transfer.
+struct Count(usize);
+
+impl curl::easy::Handler for Count {
+    fn write(&mut self, data: &[u8]) -> Result<usize, curl::easy::WriteError> {
+        self.0 += data.len();
+        Ok(data.len())
+    }
+}
+
+/// A raw libcurl handle making the clients' request for `w`, with their headers.
+fn raw_easy(w: &Work) -> curl::easy::Easy2<Count> {
+    let query = if w.kind == "stream" { "?format=json" } else { "?attachment=true" };
+    let mut easy = curl::easy::Easy2::new(Count(0));
+    easy.url(&format!("{}{}{query}", w.url, w.path)).expect("url");
+    let mut headers = curl::easy::List::new();
+    for (name, value) in &sent_headers(&w.url) {
+        headers.append(&format!("{name}: {}", value.to_str().expect("ascii"))).expect("header");
+    }
+    easy.http_headers(headers).expect("headers");
+    easy
+}
+
 /// libcurl's own floor: one multi handle on one thread driving the same requests (one at a
 /// time for `get`, 32 at once for `conc`), easy handles reused, no Apify logic.
 fn run_raw_curl(w: &Work) -> (f64, usize) {
-    use curl::easy::{Easy2, Handler, List, WriteError};
     use curl::multi::Multi;
-    struct Count(usize);
-    impl Handler for Count {
-        fn write(&mut self, data: &[u8]) -> Result<usize, WriteError> {
-            self.0 += data.len();
-            Ok(data.len())
-        }
-    }
-    let query = if w.kind == "stream" { "?format=json" } else { "?attachment=true" };
-    let url = format!("{}{}{query}", w.url, w.path);
     let (width, total) = match w.kind.as_str() {
         "conc" => (CONCURRENCY, w.n),
         "get" => (1, w.n),
         _ => (1, 1),
     };
     let multi = Multi::new();
-    let new_easy = || {
-        let mut easy = Easy2::new(Count(0));
-        easy.url(&url).expect("url");
-        let mut headers = List::new();
-        for (name, value) in &sent_headers(&w.url) {
-            headers.append(&format!("{name}: {}", value.to_str().expect("ascii"))).expect("header");
-        }
-        easy.http_headers(headers).expect("headers");
-        easy
-    };
+    let new_easy = || raw_easy(w);
     let t = Instant::now();
     let mut handles: Vec<_> = (0..width).map(|_| Some(multi.add2(new_easy()).expect("add"))).collect();
     for (i, h) in handles.iter_mut().enumerate() {
@@ -280,11 +286,41 @@ fn run_raw_curl(w: &Work) -> (f64, usize) {
     (t.elapsed().as_secs_f64(), if w.kind == "stream" { bytes } else { 0 })
 }
 
+/// libcurl's blocking floor, what the blocking isahc client does without Apify logic: each
+/// thread (32 for `conc`) performs on its own reused easy handle, one request at a time.
+fn run_raw_curl_blocking(w: &Work) -> (f64, usize) {
+    let (threads, per) = match w.kind.as_str() {
+        "conc" => (CONCURRENCY, w.n / CONCURRENCY),
+        "get" => (1, w.n),
+        _ => (1, 1),
+    };
+    let t = Instant::now();
+    let bytes: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut easy = raw_easy(w);
+                    let mut bytes = 0;
+                    for _ in 0..per {
+                        easy.perform().expect("transfer");
+                        assert_eq!(easy.response_code().expect("code"), 200);
+                        bytes += std::mem::take(&mut easy.get_mut().0);
+                    }
+                    bytes
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).sum()
+    });
+    (t.elapsed().as_secs_f64(), if w.kind == "stream" { bytes } else { 0 })
+}
+
 fn child(driver: &str, w: &Work) {
     let tokio_rt = || tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
     let (secs, bytes) = match driver {
         "raw-hyper" => run_raw_hyper(&tokio_rt(), w),
         "raw-curl" => run_raw_curl(w),
+        "raw-curl-blocking" => run_raw_curl_blocking(w),
         "hyper" => {
             let rt = tokio_rt();
             let driver = rt.block_on(async { apify_hyper::HyperClient::new() });
@@ -460,35 +496,37 @@ fn main() {
     println!(
         "machine: {} cores; {gets} GETs, {} at 32 concurrent; {items} items ({:.1} MB) streamed",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
-        5 * gets,
+        10 * gets,
         total_bytes as f64 / 1e6
     );
     let works = [
         Work { kind: "get".into(), url: emulator.url().to_owned(), path: record_path.clone(), n: gets },
-        // Five times as many: at 32 concurrent calls 10,000 take a tenth of a second, too
+        // Ten times as many: at 32 concurrent calls 10,000 take a tenth of a second, too
         // short to measure on a noisy machine.
-        Work { kind: "conc".into(), url: emulator.url().to_owned(), path: record_path, n: 5 * gets },
+        Work { kind: "conc".into(), url: emulator.url().to_owned(), path: record_path, n: 10 * gets },
         Work { kind: "stream".into(), url: stream.base_url(), path: "/v2/datasets/big/items".into(), n: items },
     ];
-    // Warm the servers up, then, round by round, run each driver right after a run of the
+    // Warm the servers up, then, round by round, run each driver between two runs of the
     // floor on the same work: the machine's speed drifts within seconds, so each run is
-    // compared with the floor's run just before it, and the median of those ratios is
-    // reported.
+    // compared with the floor's runs on either side of it (their geometric mean), and the
+    // median of those ratios is reported.
     let _ = measure("raw-hyper", &works[0]);
     let secs = |v: &Option<Value>| v.as_ref().and_then(|v| v["secs"].as_f64());
     let mut runs: Vec<Vec<Vec<Option<Value>>>> = vec![vec![Vec::new(); works.len()]; DRIVERS.len()];
     let mut paired: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); works.len()]; DRIVERS.len()];
     for _ in 0..ROUNDS {
         for (i, w) in works.iter().enumerate() {
+            let mut before = measure(DRIVERS[0], w);
             for (d, driver) in DRIVERS.iter().enumerate().skip(1) {
-                let floor = measure(DRIVERS[0], w);
                 let run = measure(driver, w);
-                if let (Some(a), Some(b)) = (secs(&run), secs(&floor)) {
-                    paired[d][i].push(a / b);
+                let after = measure(DRIVERS[0], w);
+                if let (Some(a), Some(b0), Some(b1)) = (secs(&run), secs(&before), secs(&after)) {
+                    paired[d][i].push(a / (b0 * b1).sqrt());
                 }
-                runs[0][i].push(floor);
+                runs[0][i].push(std::mem::replace(&mut before, after));
                 runs[d][i].push(run);
             }
+            runs[0][i].push(before);
         }
     }
     let median = |mut v: Vec<f64>| {
@@ -561,6 +599,6 @@ fn main() {
     }
     println!(
         "÷floor: latency as a multiple of raw hyper's (lower is better), throughput as a fraction of it; \
-         the median over the rounds of the ratios to the floor's run just before"
+         the median over the rounds of the ratios to the floor's runs just before and after"
     );
 }
