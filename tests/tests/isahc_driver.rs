@@ -15,6 +15,12 @@ fn dataset(id: &str) -> serde_json::Value {
            "itemCount": 2, "cleanItemCount": 2, "consoleUrl": "https://console.apify.com/x"}})
 }
 
+/// A client with default settings on the server.
+fn client(server: &ScriptedServer) -> ApifyClient<IsahcClient> {
+    let cfg = Config::new().with_api_url(&server.base_url()).unwrap();
+    ApifyClient::with_custom_http_client(cfg, IsahcClient::new())
+}
+
 #[test]
 fn speaks_http2_with_prior_knowledge() {
     let server = ScriptedServer::start();
@@ -40,8 +46,7 @@ fn speaks_http2_with_prior_knowledge() {
 fn one_client_blocking_and_async() {
     let server = ScriptedServer::start();
     server.set_fallback(|_| Reply::json(200, dataset("d")));
-    let cfg = Config::new().with_api_url(&server.base_url()).unwrap();
-    let c = ApifyClient::with_custom_http_client(cfg, IsahcClient::new());
+    let c = client(&server);
     assert_eq!(c.dataset("d").get().send().unwrap().unwrap().id, "d");
     let got = futures_lite::future::block_on(async { c.dataset("d").get().await });
     assert_eq!(got.unwrap().unwrap().id, "d");
@@ -53,8 +58,7 @@ fn one_client_blocking_and_async() {
 fn blocking_calls_reuse_their_connection() {
     let server = ScriptedServer::start();
     server.set_fallback(|_| Reply::json(200, dataset("d")));
-    let cfg = Config::new().with_api_url(&server.base_url()).unwrap();
-    let c = ApifyClient::with_custom_http_client(cfg, IsahcClient::new());
+    let c = client(&server);
     for _ in 0..5 {
         assert_eq!(c.dataset("d").get().send().unwrap().unwrap().id, "d");
     }
@@ -108,8 +112,7 @@ fn concurrent_async_calls_each_get_their_own_response() {
         let id = r.path().trim_start_matches("/v2/datasets/").to_owned();
         Reply::json(200, dataset(&id))
     });
-    let cfg = Config::new().with_api_url(&server.base_url()).unwrap();
-    let c = ApifyClient::with_custom_http_client(cfg, IsahcClient::new());
+    let c = client(&server);
     let ids: Vec<String> = (0..64).map(|i| format!("ds{i}")).collect();
     let got = futures_lite::future::block_on(futures_util::future::join_all(ids.iter().map(|id| {
         let c = &c;
@@ -181,8 +184,7 @@ fn a_slow_reader_gets_every_byte_of_a_streamed_body() {
                 .map(move |i| served.slice(i * 50_000..((i + 1) * 50_000).min(served.len())))
         })
     });
-    let cfg = Config::new().with_api_url(&server.base_url()).unwrap();
-    let c = ApifyClient::with_custom_http_client(cfg, IsahcClient::new());
+    let c = client(&server);
 
     // Blocking: small reads, with pauses long enough for the pipe to fill.
     let mut reader = c.dataset("d").stream_items().send().unwrap();
