@@ -11,7 +11,7 @@
 //! client, MB/s, and the peak RSS of the process that read them). Each measurement runs in
 //! a fresh child process, so peak RSS is that driver's alone; the drivers take turns over
 //! five rounds and each figure is the median (the Python client runs once). The Python
-//! peer runs from `$APIFY_TEST_PYTHON` or `python3`, if `apify_client` 3.4.0 imports there.
+//! peer (`apify-client` 3.4.0) comes from the tests' shared helper, `apify_tests::python`.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -393,14 +393,10 @@ fn measure(driver: &str, w: &Work) -> Option<Value> {
     serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last()?).ok()
 }
 
+/// The Python peers, from the one helper every test uses (a virtualenv under `target/`,
+/// or `$APIFY_TEST_PYTHON`).
 fn python() -> Option<PathBuf> {
-    let candidates = [std::env::var_os("APIFY_TEST_PYTHON").map(PathBuf::from), Some(PathBuf::from("python3"))];
-    candidates.into_iter().flatten().find(|p| {
-        Command::new(p)
-            .args(["-c", "import apify_client, sys; sys.exit(0 if apify_client.__version__ == '3.4.0' else 1)"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
+    Some(apify_tests::python::python())
 }
 
 /// The official Python client doing the same work.

@@ -6,8 +6,7 @@
 //! cargo run --release -p apify-examples --bin bench_local -- --quick # 10x smaller
 //! ```
 //!
-//! The Python peer runs from `$APIFY_TEST_PYTHON`, `target/apify-pyenv/bin/python` (made by
-//! the tests), or `python3`; without `apify==4.1.0` importable it is skipped.
+//! The Python peer (`apify` 4.1.0) comes from the tests' shared helper, `apify_tests::python`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,18 +24,10 @@ struct Sizes {
     emulator_ops: usize,
 }
 
+/// The Python peers, from the one helper every test uses (a virtualenv under `target/`,
+/// or `$APIFY_TEST_PYTHON`).
 fn python() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("APIFY_TEST_PYTHON").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/apify-pyenv/bin/python")),
-        Some(PathBuf::from("python3")),
-    ];
-    candidates.into_iter().flatten().find(|p| {
-        Command::new(p)
-            .args(["-c", "import apify, sys; sys.exit(0 if apify.__version__ == '4.1.0' else 1)"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
+    Some(apify_tests::python::python())
 }
 
 const PY_BENCH: &str = r#"

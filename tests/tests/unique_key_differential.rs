@@ -5,12 +5,11 @@
 //! request file name and platform request ID of that key (hashlib / base64), and whether
 //! `Request.from_url` would accept the URL. Every result must equal ours.
 //!
-//! The interpreter is `$APIFY_TEST_PYTHON`, else `/work/pyenv/bin/python` when it exists, else
-//! `python3`; it must have `apify==4.1.0` (crawlee 1.11) installed. Without it the test fails
-//! rather than passing silently. Set `UNIQUE_KEY_DIFF_SEED` to vary the corpus.
+//! The interpreter is the one every Python-peer test uses, [`apify_tests::python::python`]
+//! (`apify==4.1.0`, hence Crawlee 1.11, in a virtualenv under `target/`). Without it the test
+//! fails rather than passing silently. Set `UNIQUE_KEY_DIFF_SEED` to vary the corpus.
 
 use std::io::Write as _;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use apify_local::unique_key::{compute_unique_key, is_http_url, request_file_name, request_id};
@@ -59,24 +58,13 @@ json.dump(out, sys.stdout, ensure_ascii=True)
 // ---------------------------------------------------------------------------------------------
 // Harness
 
-/// The interpreter to use, per the module documentation.
-fn python() -> String {
-    if let Ok(python) = std::env::var("APIFY_TEST_PYTHON") {
-        return python;
-    }
-    if Path::new("/work/pyenv/bin/python").exists() {
-        return "/work/pyenv/bin/python".to_owned();
-    }
-    "python3".to_owned()
-}
-
 /// Fails loudly unless `python` can import Crawlee 1.11, and returns the versions of Crawlee and
 /// of `yarl`, which does the actual URL work and is not pinned by Crawlee.
 fn require_crawlee(python: &str) -> String {
     const PROBE: &str = "import crawlee, yarl, idna, crawlee._utils.requests, crawlee._utils.urls\n\
                          print(f'crawlee {crawlee.__version__}, yarl {yarl.__version__}, idna {idna.__version__}')";
-    let install = "Install it with `python3 -m venv /work/pyenv && /work/pyenv/bin/pip install apify==4.1.0`, \
-                   or point APIFY_TEST_PYTHON at such an interpreter.";
+    let install = "The shared helper `apify_tests::python::python()` installs it from tests/python/requirements.txt, \
+                   or APIFY_TEST_PYTHON points at such an interpreter.";
     let output = match Command::new(python).args(["-c", PROBE]).output() {
         Ok(output) => output,
         Err(e) => panic!("the unique-key differential test cannot run `{python}` ({e}).\n{install}"),
@@ -513,7 +501,7 @@ fn generate_case(rng: &mut Rng) -> Case {
 
 #[test]
 fn unique_keys_match_crawlee_for_python() {
-    let python = python();
+    let python = apify_tests::python::python().to_string_lossy().into_owned();
     let versions = require_crawlee(&python);
 
     let default_seed = 0x5eed_0fc0_ffee_0011_u64;
