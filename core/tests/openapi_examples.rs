@@ -1,23 +1,30 @@
 //! Decodes the examples of the official OpenAPI document (Apache-2.0, copied to
-//! `fixtures/apify-openapi.json`) with our storage models.
+//! `fixtures/apify-openapi.json`) with our models: the hand-written storage models, and the
+//! models `codegen/` generates for the rest of the API (`openapi_examples/generated.rs`,
+//! generated with them, lists each with its schema and sees into nested `extra`s).
 //!
 //! Most success responses carry no example of their own, so besides every documented
 //! example (response media `example`/`examples`, schema-level `example`/`examples`) each
 //! schema is also synthesised from its property examples in four shapes: required fields
 //! only (nullable ones `null`), documented fields only, every field, and every field with
 //! nullable ones `null`. Each value must decode, survive a serialise/decode round trip,
-//! lose no non-null field, and leave no declared field unmodeled (in `extra`).
+//! lose no non-null field, and leave no declared field unmodeled (in `extra`; for generated
+//! models also nested ones, and no documented enum value may decode as `Other`).
+
+#[path = "openapi_examples/generated.rs"]
+mod generated;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
 use apify_core::config::Config;
 use apify_core::models::{
-    AddedRequest, BatchAddResult, BatchDeleteResult, Dataset, DatasetFieldStatistics, DatasetListItem,
-    DatasetStatistics, DatasetStats, DeletedRequest, HeadRequest, KeyValueStore, KeyValueStoreKey, KeyValueStoreStats,
-    ListOfKeys, ListOfRequests, ListPage, LockedRequestQueueHead, RecordValue, Request, RequestLockInfo, RequestQueue,
-    RequestQueueHead, RequestQueueShort, RequestQueueStats, RequestRegistration, UnlockRequestsResult,
-    UnprocessedRequest, timestamp,
+    ActorShort, ActorVersion, AddedRequest, BatchAddResult, BatchDeleteResult, BuildShort, Dataset,
+    DatasetFieldStatistics, DatasetListItem, DatasetStatistics, DatasetStats, DeletedRequest, EnvVar, GeneralAccess,
+    HeadRequest, ItemList, KeyValueStore, KeyValueStoreKey, KeyValueStoreStats, ListOfKeys, ListOfRequests, ListPage,
+    LockedRequestQueueHead, RecordValue, Request, RequestLockInfo, RequestQueue, RequestQueueHead, RequestQueueShort,
+    RequestQueueStats, RequestRegistration, RunShort, ScheduleInvoked, ScheduleShort, StoreActor, TaskShort, Timestamp,
+    UnlockRequestsResult, UnprocessedRequest, Webhook, WebhookDispatch, WebhookShort, timestamp,
 };
 use apify_core::ops::Operation;
 use apify_core::ops::dataset::{ListItems, PushItems};
@@ -146,6 +153,9 @@ impl Doc {
 
     fn placeholder(&self, schema: &Value, mode: Mode, depth: usize) -> Value {
         let r = self.resolve(schema);
+        if let Some(value) = r.get("const") {
+            return value.clone();
+        }
         if let Some(first) = r.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
             return first.clone();
         }
@@ -342,6 +352,68 @@ impl<T: Unmodeled> Unmodeled for ListPage<T> {
     }
 }
 
+impl<T: Unmodeled> Unmodeled for ItemList<T> {
+    fn unmodeled(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        nested(&mut out, "items", &self.items);
+        out
+    }
+}
+
+// What generated models are made of: containers look inside, leaves model everything.
+impl<T: Unmodeled> Unmodeled for Option<T> {
+    fn unmodeled(&self) -> Vec<String> {
+        self.as_ref().map(T::unmodeled).unwrap_or_default()
+    }
+}
+
+impl<T: Unmodeled> Unmodeled for Vec<T> {
+    fn unmodeled(&self) -> Vec<String> {
+        self.iter().flat_map(|i| i.unmodeled().into_iter().map(|k| format!("[]{}", joined(&k)))).collect()
+    }
+}
+
+impl<T: Unmodeled> Unmodeled for BTreeMap<String, T> {
+    fn unmodeled(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (key, value) in self {
+            nested(&mut out, key, value);
+        }
+        out
+    }
+}
+
+without_extra!(String, u64, i64, f64, bool, Value, Map<String, Value>, Timestamp);
+
+impl Unmodeled for GeneralAccess {
+    fn unmodeled(&self) -> Vec<String> {
+        enum_value(self.as_str(), matches!(self, Self::Other(_)))
+    }
+}
+
+/// `.key`, or `[]…` and `=…` as they are.
+fn joined(path: &str) -> String {
+    if path.starts_with(['[', '=']) { path.to_owned() } else { format!(".{path}") }
+}
+
+/// For generated models: the keys of `extra`.
+fn extra_keys(extra: &Map<String, Value>) -> Vec<String> {
+    extra.keys().cloned().collect()
+}
+
+/// For generated models: what a field's value did not model, under the field's name.
+fn nested<T: Unmodeled>(out: &mut Vec<String>, name: &str, value: &T) {
+    out.extend(value.unmodeled().into_iter().map(|p| format!("{name}{}", joined(&p))));
+}
+
+/// For open enums: a value decoded as `Other` is one the model does not know.
+fn enum_value(value: &str, other: bool) -> Vec<String> {
+    if other { vec![format!("={value:?} (unknown enum value)")] } else { Vec::new() }
+}
+
+/// A check of a JSON value against a model.
+type Check = fn(&Value) -> Result<(), String>;
+
 macro_rules! items_extra {
     ($($t:ty),*) => {$(
         impl Unmodeled for $t {
@@ -395,7 +467,7 @@ where
     covers(value, &again, "")?;
     let unmodeled = parsed.unmodeled();
     if !unmodeled.is_empty() {
-        return Err(format!("fields not modeled (kept only in `extra`): {unmodeled:?}"));
+        return Err(format!("not modeled (kept only in `extra`, or as an `Other` value): {unmodeled:?}"));
     }
     Ok(())
 }
@@ -836,6 +908,309 @@ fn component_schema_examples_decode() {
 // Only `DatasetStatistics` documents an example at the component level.
 const FLOOR_COMPONENT_DOCUMENTED: usize = 1;
 
+// ---------------------------------------------------------------------------------------
+// The generated models (everything but the storages)
+// ---------------------------------------------------------------------------------------
+
+impl Doc {
+    /// What a component schema of a generated model is checked with: its documented
+    /// examples, then every enum value, or each union variant (all of them, not only the
+    /// first) and any other schema synthesised in the four modes.
+    fn model_values(&self, name: &str, schema: &Value) -> Vec<(String, Value)> {
+        let mut out: Vec<(String, Value)> =
+            self.schema_examples(schema).into_iter().enumerate().map(|(i, e)| (format!("documented {i}"), e)).collect();
+        let r = self.resolve(schema);
+        if let Some(values) = r.get("enum").and_then(Value::as_array) {
+            out.extend(values.iter().filter(|v| !v.is_null()).map(|v| (format!("enum value {v}"), v.clone())));
+            return out;
+        }
+        let union = r.get("oneOf").or_else(|| r.get("anyOf")).and_then(Value::as_array);
+        let variants: Vec<&Value> = match union {
+            Some(members) => members.iter().filter(|m| types(m) != ["null"]).collect(),
+            None => vec![schema],
+        };
+        for (v, variant) in variants.iter().enumerate() {
+            for mode in MODES {
+                let label = if union.is_some() { format!("variant {v} {mode:?}") } else { format!("{mode:?}") };
+                if self.is_object(variant) || self.resolve(variant).get("additionalProperties").is_some() {
+                    let ex = self.object(variant, mode, 0).unwrap_or_else(|| json!({}));
+                    // Synthesis must produce the declared required fields (else it proves nothing).
+                    let mut parts = Parts::default();
+                    self.parts(variant, &mut parts);
+                    for req in &parts.required {
+                        assert!(ex.get(req).is_some(), "{name} {label}: synthesised example lacks {req}");
+                    }
+                    out.push((label, ex));
+                } else if let Some(ex) = self.synth(variant, mode, 0) {
+                    out.push((label, ex));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Every generated model against its schema: documented examples, enum values, and the
+/// synthesised modes of every variant.
+#[test]
+fn generated_models_decode_their_schemas() {
+    let doc = Doc::load();
+    let mut tally = Tally::default();
+    let mut synthesised = 0;
+    for &(name, pointer, check) in generated::GENERATED {
+        let schema = doc.0.pointer(pointer).unwrap_or_else(|| panic!("{name}: no schema at {pointer}"));
+        let values = doc.model_values(name, schema);
+        assert!(!values.is_empty(), "{name}: nothing to check it with");
+        for (label, value) in values {
+            if label.starts_with("documented") {
+                tally.documented += 1;
+            } else {
+                synthesised += 1;
+            }
+            tally.record(format!("{name} ({pointer}) {label} {value}"), check(&value));
+        }
+    }
+    tally.assert_clean();
+    assert!(generated::GENERATED.len() >= FLOOR_GENERATED_MODELS, "generated models: {}", generated::GENERATED.len());
+    assert!(synthesised >= generated::GENERATED.len(), "synthesised: {synthesised}");
+    assert!(tally.documented >= FLOOR_GENERATED_DOCUMENTED, "documented component examples: {}", tally.documented);
+}
+
+// Observed on the v2-2026-08-05 document: 95 component schemas and 12 inline ones; the
+// component schemas document few examples of their own.
+const FLOOR_GENERATED_MODELS: usize = 107;
+const FLOOR_GENERATED_DOCUMENTED: usize = 8;
+
+/// How a model wraps a list of items, for the list-shaped success bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// The item itself.
+    One,
+    /// `PaginationResponse` & `{items: [X]}`: `ListPage<X>`.
+    Page,
+    /// `{total, items: [X]}` without pagination: `ItemList<X>`.
+    ItemList,
+    /// `[X]`: `Vec<X>`.
+    Vec,
+}
+
+/// The list models the non-storage responses decode into, by item schema.
+const LISTS: &[(Shape, &str, Check)] = &[
+    (Shape::Page, "ActorShort", check_as::<ListPage<ActorShort>>),
+    (Shape::Page, "BuildShort", check_as::<ListPage<BuildShort>>),
+    (Shape::Page, "RunShort", check_as::<ListPage<RunShort>>),
+    (Shape::Page, "TaskShort", check_as::<ListPage<TaskShort>>),
+    (Shape::Page, "Webhook", check_as::<ListPage<Webhook>>),
+    (Shape::Page, "WebhookShort", check_as::<ListPage<WebhookShort>>),
+    (Shape::Page, "WebhookDispatch", check_as::<ListPage<WebhookDispatch>>),
+    (Shape::Page, "ScheduleShort", check_as::<ListPage<ScheduleShort>>),
+    (Shape::Page, "StoreListActor", check_as::<ListPage<StoreActor>>),
+    (Shape::ItemList, "Version", check_as::<ItemList<ActorVersion>>),
+    (Shape::ItemList, "EnvVar", check_as::<ItemList<EnvVar>>),
+    (Shape::Vec, "ScheduleInvoked", check_as::<Vec<ScheduleInvoked>>),
+];
+
+/// Success bodies that are inline objects with properties, yet free-form to the client
+/// (`{"valid": true}`: a 200 is the answer), by operation ID.
+const INLINE_OBJECT_BODIES: &[&str] = &["actor_validateInput_post"];
+
+/// What a non-storage success body decodes into.
+#[derive(Debug, Clone, PartialEq)]
+enum Body {
+    /// `{"data": …}`: the model of the named schema, in a shape.
+    Data(Shape, String),
+    /// The body is the model of the named schema (`BrowserInfoResponse`).
+    Bare(String),
+    /// A free-form object (task input, run-sync output, charge, openapi.json, deletes):
+    /// `serde_json::Map`.
+    Object,
+    /// Free-form objects (run-sync dataset items): `Vec<serde_json::Map>`.
+    Objects,
+}
+
+fn schema_name(schema: &Value) -> Option<&str> {
+    schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/components/schemas/"))
+}
+
+fn generated_check(name: &str) -> Option<Check> {
+    let pointer = format!("/components/schemas/{name}");
+    generated::GENERATED.iter().find(|(_, p, _)| *p == pointer).map(|&(_, _, check)| check)
+}
+
+/// Maps a success body schema to its model from the schema names in the document.
+fn classify(doc: &Doc, id: &str, schema: &Value) -> Result<Body, String> {
+    let mut s = schema;
+    // `allOf: [X]` says X.
+    while let (Some([only]), None) = (s.get("allOf").and_then(Value::as_array).map(Vec::as_slice), s.get("properties"))
+    {
+        s = only;
+    }
+    if let Some(name) = schema_name(s) {
+        if generated_check(name).is_some() {
+            return Ok(Body::Bare(name.to_owned()));
+        }
+        s = doc.resolve(s);
+    }
+    let props = s.get("properties").and_then(Value::as_object);
+    if let Some(data) = props.filter(|p| p.len() == 1).and_then(|p| p.get("data")) {
+        return data_body(doc, data);
+    }
+    if types(s) == ["object"] && (props.is_none() || INLINE_OBJECT_BODIES.contains(&id)) {
+        return Ok(Body::Object);
+    }
+    if types(s) == ["array"] && s["items"].get("properties").is_none() && types(&s["items"]) == ["object"] {
+        return Ok(Body::Objects);
+    }
+    Err(format!("no model for the body schema {s}"))
+}
+
+/// The `data` of an envelope: a model, a (paginated) list of models, or an array.
+fn data_body(doc: &Doc, data: &Value) -> Result<Body, String> {
+    let list = |s: &Value| -> Result<Body, String> {
+        let mut parts = Parts::default();
+        doc.parts(s, &mut parts);
+        let items = parts.props.iter().find(|(n, _)| n == "items").map(|(_, i)| &i["items"]);
+        let item = items.and_then(schema_name).ok_or_else(|| format!("a list without named items: {s}"))?;
+        let pagination = doc.resolve(s).get("allOf").or_else(|| s.get("allOf")).and_then(Value::as_array);
+        let paginated =
+            pagination.is_some_and(|parts| parts.iter().any(|p| schema_name(p) == Some("PaginationResponse")));
+        let names: BTreeSet<&str> = parts.props.iter().map(|(n, _)| n.as_str()).collect();
+        if paginated {
+            Ok(Body::Data(Shape::Page, item.to_owned()))
+        } else if names == BTreeSet::from(["total", "items"]) {
+            Ok(Body::Data(Shape::ItemList, item.to_owned()))
+        } else {
+            Err(format!("a list of unknown shape: {s}"))
+        }
+    };
+    match schema_name(data) {
+        Some(name) if name.starts_with("ListOf") => list(doc.resolve(data)),
+        Some(name) => Ok(Body::Data(Shape::One, name.to_owned())),
+        None if data.get("allOf").is_some() => list(data),
+        None if types(data) == ["array"] => match schema_name(&data["items"]) {
+            Some(item) => Ok(Body::Data(Shape::Vec, item.to_owned())),
+            None => Err(format!("an array of unnamed items: {data}")),
+        },
+        None => Err(format!("an envelope of an unnamed schema: {data}")),
+    }
+}
+
+/// The check for a body, and whether it is enveloped.
+fn body_check(body: &Body) -> Result<(Check, bool), String> {
+    match body {
+        Body::Bare(name) => Ok((generated_check(name).ok_or_else(|| format!("{name} is not generated"))?, false)),
+        Body::Data(Shape::One, name) => {
+            Ok((generated_check(name).ok_or_else(|| format!("{name} is not generated"))?, true))
+        }
+        Body::Data(shape, item) => LISTS
+            .iter()
+            .find(|(s, i, _)| s == shape && i == item)
+            .map(|&(_, _, check)| (check, true))
+            .ok_or_else(|| format!("LISTS has no {shape:?} of {item}")),
+        Body::Object => Ok((check_as::<Map<String, Value>>, false)),
+        Body::Objects => Ok((check_as::<Vec<Map<String, Value>>>, false)),
+    }
+}
+
+fn check_body(check: Check, enveloped: bool, value: &Value) -> Result<(), String> {
+    if !enveloped {
+        return check(value);
+    }
+    match value.get("data") {
+        Some(inner) => check(inner),
+        None => Err(format!("no `data` envelope in {value}")),
+    }
+}
+
+#[test]
+fn non_storage_operation_examples_decode() {
+    let doc = Doc::load();
+    let mut tally = Tally::default();
+    let mut synthesised: BTreeMap<String, usize> = BTreeMap::new();
+    let mut lists_used = BTreeSet::new();
+    let mut unmapped = Vec::new();
+    let paths = doc.0["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        if STORAGE_PATH_PARTS.iter().any(|s| path.contains(s)) {
+            assert!(storage_route(path).is_some(), "{path}: a storage path the storage test does not cover");
+            continue;
+        }
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            let id = op["operationId"].as_str().unwrap_or("?");
+            for (code, resp) in op["responses"].as_object().expect("responses") {
+                if !code.starts_with('2') {
+                    continue;
+                }
+                let resp = doc.resolve(resp);
+                for (media_type, media) in resp.get("content").and_then(Value::as_object).into_iter().flatten() {
+                    if !is_json(media_type) {
+                        // Logs are `text/plain`.
+                        continue;
+                    }
+                    let schema = media.get("schema").cloned().unwrap_or_else(|| json!({}));
+                    let body = match classify(&doc, id, &schema) {
+                        Ok(body) => body,
+                        Err(e) => {
+                            unmapped.push(format!("{method} {path} ({id}) {code}: {e}"));
+                            continue;
+                        }
+                    };
+                    let (check, enveloped) = match body_check(&body) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            unmapped.push(format!("{method} {path} ({id}) {code}: {e}"));
+                            continue;
+                        }
+                    };
+                    if let Body::Data(shape @ (Shape::Page | Shape::ItemList | Shape::Vec), item) = &body {
+                        lists_used.insert((format!("{shape:?}"), item.clone()));
+                    }
+                    tally.operations.insert(format!("{method} {path}"));
+                    let documented = doc.media_examples(media).into_iter().chain(doc.schema_examples(&schema));
+                    for (i, ex) in documented.enumerate() {
+                        tally.documented += 1;
+                        let source = format!("{id} {code} documented example {i} ({body:?})");
+                        tally.record(source, check_body(check, enveloped, &ex));
+                    }
+                    if matches!(body, Body::Object | Body::Objects) {
+                        // Free-form bodies: only their documented examples are meaningful.
+                        continue;
+                    }
+                    for mode in MODES {
+                        let ex = doc.synth_top(&schema, mode);
+                        *synthesised.entry(format!("{body:?}")).or_default() += 1;
+                        let source = format!("{id} {code} synthesised {mode:?} ({body:?}) {ex}");
+                        tally.record(source, check_body(check, enveloped, &ex));
+                    }
+                }
+            }
+        }
+    }
+    assert!(unmapped.is_empty(), "success bodies without a model:\n{}", unmapped.join("\n"));
+    tally.assert_clean();
+    for &(shape, item, _) in LISTS {
+        assert!(lists_used.contains(&(format!("{shape:?}"), item.to_owned())), "LISTS: {shape:?} of {item} is unused");
+    }
+    assert!(synthesised.values().all(|n| *n >= MODES.len()));
+    assert!(
+        tally.operations.len() >= FLOOR_NON_STORAGE_OPERATIONS,
+        "non-storage operations with a JSON success body: {}",
+        tally.operations.len()
+    );
+    assert!(tally.documented >= FLOOR_NON_STORAGE_DOCUMENTED, "documented examples: {}", tally.documented);
+    assert!(tally.checked >= FLOOR_NON_STORAGE_CHECKED, "examples checked: {}", tally.checked);
+}
+
+/// Path parts of the storage operations (`storage_operation_examples_decode` checks them).
+const STORAGE_PATH_PARTS: [&str; 6] =
+    ["/datasets", "/key-value-stores", "/request-queues", "/dataset", "/key-value-store", "/request-queue"];
+
+// Observed on the v2-2026-08-05 document; the walk must not silently find less.
+const FLOOR_NON_STORAGE_OPERATIONS: usize = 96;
+const FLOOR_NON_STORAGE_DOCUMENTED: usize = 39;
+const FLOOR_NON_STORAGE_CHECKED: usize = 339;
+
 /// The bodies we send use only names the document declares (camelCase matches).
 #[test]
 fn request_bodies_use_declared_names() {
@@ -880,10 +1255,7 @@ fn request_bodies_use_declared_names() {
     // Storage updates: `name` and `generalAccess` are declared; `title` is sent as the
     // Python client does (storage-methods §3) although the document does not declare it.
     let target = ResourcePath::resource("datasets", "d").unwrap();
-    let op = UpdateStorage::<Datasets>::default()
-        .name("n")
-        .title("t")
-        .general_access(apify_core::models::GeneralAccess::Restricted);
+    let op = UpdateStorage::<Datasets>::default().name("n").title("t").general_access(GeneralAccess::Restricted);
     let body: Value = serde_json::from_slice(&op.build(&Config::new(), &target).unwrap().request.body).unwrap();
     for schema in ["UpdateDatasetRequest", "UpdateStoreRequest", "UpdateRequestQueueRequest"] {
         let declared = doc.declared(doc.schema(schema));
@@ -924,4 +1296,65 @@ fn the_checks_can_fail() {
         Some("key-value-stores/{id}/records/{recordKey}")
     );
     assert_eq!(storage_route("/v2/actors/{actorId}/runs"), None);
+}
+
+/// The checks of the generated models must be able to fail too: a wrong type, an unknown
+/// field or enum value deep inside, and a body shape without a model are each reported.
+#[test]
+fn the_generated_checks_can_fail() {
+    let doc = Doc::load();
+    let run_check = generated_check("Run").expect("Run is generated");
+    let run = doc.synth_top(doc.schema("Run"), Mode::Full);
+    assert!(run_check(&run).is_ok());
+
+    let mut bad = run.clone();
+    bad["stats"]["durationMillis"] = json!("long");
+    assert!(run_check(&bad).unwrap_err().contains("does not decode"));
+    let mut bad = run.clone();
+    bad["meta"]["newField"] = json!(1);
+    assert!(run_check(&bad).unwrap_err().contains("meta.newField"));
+    let mut bad = run.clone();
+    bad["metamorphs"][0]["newField"] = json!(1);
+    assert!(run_check(&bad).unwrap_err().contains("metamorphs[].newField"));
+    let mut bad = run.clone();
+    bad["status"] = json!("EXPLODED");
+    let err = run_check(&bad).unwrap_err();
+    assert!(err.contains("status=") && err.contains("EXPLODED") && err.contains("unknown enum value"), "{err}");
+    // Keys the schema allows besides its properties are not unmodeled fields.
+    let mut aliased = run.clone();
+    aliased["storageIds"]["datasets"]["my-alias"] = json!("datasetId");
+    assert!(run_check(&aliased).is_ok());
+
+    let mut actor = doc.synth_top(doc.schema("Actor"), Mode::Full);
+    let actor_check = generated_check("Actor").expect("Actor is generated");
+    assert!(actor_check(&actor).is_ok());
+    let events = actor["pricingInfos"][0]["pricingPerEvent"]["actorChargeEvents"].as_object_mut().unwrap();
+    let (key, event) = events.iter_mut().next().expect("a synthesised charge event");
+    event["newField"] = json!(1);
+    let want = format!("pricingInfos[].pricingPerEvent.actorChargeEvents.{key}.newField");
+    let err = actor_check(&actor).unwrap_err();
+    assert!(err.contains(&want), "{err}");
+
+    // Body shapes map by schema name; anything else is reported.
+    let body = |schema: Value| classify(&doc, "test", &schema);
+    assert_eq!(
+        body(json!({"$ref": "#/components/schemas/ListOfRunsResponse"})),
+        Ok(Body::Data(Shape::Page, "RunShort".into()))
+    );
+    assert_eq!(
+        body(json!({"allOf": [{"$ref": "#/components/schemas/ListOfVersionsResponse"}]})),
+        Ok(Body::Data(Shape::ItemList, "Version".into()))
+    );
+    assert_eq!(
+        body(json!({"$ref": "#/components/schemas/BrowserInfoResponse"})),
+        Ok(Body::Bare("BrowserInfoResponse".into()))
+    );
+    assert_eq!(body(json!({"type": "object"})), Ok(Body::Object));
+    assert!(body(json!({"type": "object", "properties": {"valid": {"type": "boolean"}}})).is_err());
+    assert!(body(json!({"type": "string"})).is_err());
+    let unnamed = json!({"type": "object", "properties": {"data": {"type": "object"}}});
+    assert!(body(unnamed).is_err());
+    assert!(body_check(&Body::Data(Shape::Page, "Run".into())).is_err());
+    let (check, enveloped) = body_check(&Body::Data(Shape::One, "Run".into())).unwrap();
+    assert!(enveloped && check_body(check, enveloped, &run).unwrap_err().contains("no `data` envelope"));
 }

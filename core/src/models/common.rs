@@ -36,3 +36,14 @@ pub struct ListPage<T> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unnamed: Option<bool>,
 }
+
+/// An unpaginated list with its total (an Actor's versions, a version's environment
+/// variables).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemList<T> {
+    /// Total count.
+    pub total: u64,
+    /// The items.
+    pub items: Vec<T>,
+}

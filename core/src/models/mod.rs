@@ -3,11 +3,12 @@
 
 mod common;
 mod dataset;
+mod generated;
 mod key_value_store;
 mod request_queue;
 pub mod timestamp;
 
-pub use common::{GeneralAccess, ListPage};
+pub use common::{GeneralAccess, ItemList, ListPage};
 pub use dataset::{Dataset, DatasetFieldStatistics, DatasetListItem, DatasetStatistics, DatasetStats};
 pub use key_value_store::{KeyValueStore, KeyValueStoreKey, KeyValueStoreStats, ListOfKeys, Record, RecordValue};
 pub use request_queue::{
@@ -16,6 +17,10 @@ pub use request_queue::{
     RequestQueueStats, RequestRegistration, UnlockRequestsResult, UnprocessedRequest,
 };
 pub use timestamp::Timestamp;
+
+// The non-storage models, generated from the OpenAPI document by `codegen/`
+// (`cargo run -p apify-codegen`; CI runs it with `--check`).
+pub use generated::*;
 
 /// Declares an open enum: known variants plus `Other(String)` for values added later.
 macro_rules! open_enum {
