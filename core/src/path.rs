@@ -43,24 +43,90 @@ pub struct ResourcePath {
     resource_id: Option<Arc<str>>,
     // Request-queue client key, sent as `clientKey` by the operations that take it.
     client_key: Option<Arc<str>>,
+    // Query parameters every request below this path sends first (a last run's `status`
+    // and `origin`, inherited by its chained clients), already encoded.
+    inherited: Option<Arc<str>>,
 }
 
 impl ResourcePath {
+    /// The API root itself (`/v2`), for operations with no resource (`browser-info`).
+    pub fn root() -> Self {
+        Self { path: "".into(), resource_id: None, client_key: None, inherited: None }
+    }
+
+    /// A path of the caller's, below `/v2`: `/`-separated segments, each percent-encoded
+    /// here (so pass them unencoded); a leading `/v2/` or `/` is ignored. Empty, `.` and
+    /// `..` segments are refused.
+    pub fn raw(path: &str) -> Result<Self, Error> {
+        let path = path.trim_start_matches('/');
+        let path = path.strip_prefix("v2/").unwrap_or(if path == "v2" { "" } else { path });
+        let mut out = String::with_capacity(path.len());
+        for seg in path.split('/').filter(|_| !path.is_empty()) {
+            if !out.is_empty() {
+                out.push('/');
+            }
+            out.push_str(&encode_segment("a path segment", seg)?);
+        }
+        Ok(Self { path: out.into(), resource_id: None, client_key: None, inherited: None })
+    }
+
     /// A collection such as `datasets`.
     pub fn collection(name: &'static str) -> Self {
-        Self { path: name.into(), resource_id: None, client_key: None }
+        Self { path: name.into(), resource_id: None, client_key: None, inherited: None }
     }
 
     /// A resource of `collection` addressed by ID, `username~name` or `~name`.
     pub fn resource(collection: &str, id: &str) -> Result<Self, Error> {
         let seg = encode_segment("a resource ID", &safe_id(id))?;
-        Ok(Self { path: format!("{collection}/{seg}").into(), resource_id: Some(id.into()), client_key: None })
+        Ok(Self {
+            path: format!("{collection}/{seg}").into(),
+            resource_id: Some(id.into()),
+            client_key: None,
+            inherited: None,
+        })
+    }
+
+    /// A resource addressed by ID below this path, e.g. an Actor's version
+    /// (`actors/a/versions/0.1`) or its last run (`actors/a/runs/last`).
+    pub fn child(&self, collection: &str, id: &str) -> Result<Self, Error> {
+        let seg = encode_segment("a resource ID", &safe_id(id))?;
+        let mut path = String::with_capacity(self.path.len() + collection.len() + seg.len() + 2);
+        path.push_str(&self.path);
+        for part in [collection, &seg] {
+            if !part.is_empty() {
+                path.push('/');
+                path.push_str(part);
+            }
+        }
+        Ok(Self {
+            path: path.into(),
+            resource_id: Some(id.into()),
+            client_key: self.client_key.clone(),
+            inherited: self.inherited.clone(),
+        })
+    }
+
+    /// Query parameters sent first by every request at or below this path (a last run's
+    /// `status` and `origin` filters); chained paths inherit them.
+    pub fn with_inherited_query(mut self, query: &Query) -> Self {
+        self.inherited = if query.is_empty() { None } else { Some(query.as_str().into()) };
+        self
+    }
+
+    /// The inherited query (encoded), if any.
+    pub fn inherited_query(&self) -> Option<&str> {
+        self.inherited.as_deref()
     }
 
     /// A fixed sub-resource without an ID of its own (e.g. a run's `dataset`). A 404 on it
     /// is ambiguous (parent or child missing), so its `get()` reports an error, not none.
     pub fn chained(&self, child: &'static str) -> Self {
-        Self { path: format!("{}/{child}", self.path).into(), resource_id: None, client_key: self.client_key.clone() }
+        Self {
+            path: format!("{}/{child}", self.path).into(),
+            resource_id: None,
+            client_key: self.client_key.clone(),
+            inherited: self.inherited.clone(),
+        }
     }
 
     /// The same path with a request-queue client key (1–32 characters).
@@ -103,8 +169,10 @@ impl ResourcePath {
         let len = base.len() + 1 + self.path.len() + tail.iter().map(|s| 1 + s.len()).sum::<usize>();
         let mut url = String::with_capacity(len + spare);
         url.push_str(base);
-        url.push('/');
-        url.push_str(&self.path);
+        if !self.path.is_empty() {
+            url.push('/');
+            url.push_str(&self.path);
+        }
         for seg in tail {
             url.push('/');
             url.push_str(seg);
@@ -165,6 +233,32 @@ macro_rules! int_query_value {
 }
 int_query_value!(u8, u16, u32, u64, usize, i32, i64);
 
+impl QueryValue for f64 {
+    /// Whole numbers without a fraction (`5`, not `5.0`), as the API's integer-typed
+    /// `number` parameters expect.
+    fn write_to(&self, out: &mut String) {
+        if self.fract() == 0.0 && self.abs() < 9.0e15 {
+            let _ = write!(out, "{}", *self as i64);
+        } else {
+            let _ = write!(out, "{self}");
+        }
+    }
+}
+
+impl QueryValue for time::OffsetDateTime {
+    /// RFC 3339 with milliseconds and `Z`, as the platform writes timestamps.
+    fn write_to(&self, out: &mut String) {
+        push_form_encoded(out, &crate::models::timestamp::format(self));
+    }
+}
+
+/// Encodes one query value on its own (for parameters stored until the request is built).
+pub fn encode_query_value<V: QueryValue + ?Sized>(value: &V) -> String {
+    let mut out = String::new();
+    value.write_to(&mut out);
+    out
+}
+
 impl QueryValue for std::time::Duration {
     /// Durations are whole seconds (`lockSecs`, `timeout`, `waitForFinish`).
     fn write_to(&self, out: &mut String) {
@@ -209,6 +303,28 @@ impl Query {
     pub fn opt<V: QueryValue>(&mut self, name: &str, value: Option<V>) -> &mut Self {
         if let Some(v) = value {
             self.push(name, &v);
+        }
+        self
+    }
+
+    /// Appends `name=value` where `value` is already form-encoded.
+    pub fn push_encoded(&mut self, name: &str, encoded: &str) -> &mut Self {
+        if !self.0.is_empty() {
+            self.0.push('&');
+        }
+        push_form_encoded(&mut self.0, name);
+        self.0.push('=');
+        self.0.push_str(encoded);
+        self
+    }
+
+    /// Appends already encoded pairs (`a=1&b=2`).
+    pub fn extend_encoded(&mut self, pairs: &str) -> &mut Self {
+        if !pairs.is_empty() {
+            if !self.0.is_empty() {
+                self.0.push('&');
+            }
+            self.0.push_str(pairs);
         }
         self
     }

@@ -11,11 +11,15 @@ use serde::Serialize;
 use crate::codec::compress_request_body;
 use crate::config::{Config, Timeout, TimeoutTier};
 use crate::error::Error;
+use crate::ops::registry::OpSpec;
 use crate::path::{Query, ResourcePath};
 
 /// Facts about an operation that drive retries, logging and decoding.
 #[derive(Debug, Clone)]
 pub struct OpMeta {
+    /// The OpenAPI `operationId` of the core operation sent (an alias route sends its core
+    /// operation's request below another path); `raw` for raw requests.
+    pub operation_id: &'static str,
     /// Name in the official clients' terms, e.g. `DatasetClient.list_items` (logged).
     pub client_method: &'static str,
     /// ID of the resource the client was built with (logged; decides the 404 rule).
@@ -27,6 +31,9 @@ pub struct OpMeta {
     pub streamed: bool,
     /// Whether the body can be sent again (a streamed upload cannot: one attempt only).
     pub replayable: bool,
+    /// Whether this request keeps its own timeout when the caller overrides the call's
+    /// (the polls of `call()` and `wait_for_finish` wait as long as the server holds them).
+    pub own_timeout: bool,
 }
 
 /// One API call, ready to be sent any number of times (the body is shared, not copied).
@@ -100,6 +107,49 @@ pub struct RequestBuilder<'a> {
 }
 
 impl<'a> RequestBuilder<'a> {
+    /// The request of operation `spec` at `target`: its method, tail and tier, then `extra`
+    /// path segments (already encoded: a record key, a request ID).
+    pub fn for_op(config: &'a Config, spec: &'static OpSpec, target: &ResourcePath, extra: &[&str]) -> Self {
+        // At most three tail segments and two extra ones (`requests/{id}/lock`).
+        let mut tail: [&str; 6] = [""; 6];
+        let mut n = 0;
+        for seg in spec.tail_segments() {
+            tail[n] = seg;
+            n += 1;
+        }
+        for seg in extra.iter().take(tail.len() - n) {
+            tail[n] = seg;
+            n += 1;
+        }
+        let mut b = Self::new(config, spec.method.clone(), target, &tail[..n], spec.client_method, spec.tier);
+        b.meta.operation_id = spec.id;
+        b
+    }
+
+    /// Names the operation sent (its OpenAPI `operationId`).
+    pub fn operation(mut self, spec: &'static OpSpec) -> Self {
+        self.meta.operation_id = spec.id;
+        self
+    }
+
+    /// Overrides the logged client method (one operation, several methods).
+    pub fn client_method(mut self, name: &'static str) -> Self {
+        self.meta.client_method = name;
+        self
+    }
+
+    /// Sets the timeout of the first attempt (a tier or a duration).
+    pub fn timeout(mut self, timeout: Timeout) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Keeps this request's timeout when the caller overrides the call's.
+    pub fn own_timeout(mut self) -> Self {
+        self.meta.own_timeout = true;
+        self
+    }
+
     /// A request to `path` (+ `tail` segments, already encoded) of the configured API.
     pub fn new(
         config: &'a Config,
@@ -114,25 +164,38 @@ impl<'a> RequestBuilder<'a> {
             config,
             path: path.url_with_room(config.api_base_uri().path(), tail, 64),
             method,
-            query: Query::new(),
+            query: match path.inherited_query() {
+                Some(q) => {
+                    let mut query = Query::new();
+                    query.extend_encoded(q);
+                    query
+                }
+                None => Query::new(),
+            },
             headers: HeaderMap::new(),
             body: Bytes::new(),
             content_type: None,
             compressible: true,
             timeout: Timeout::Tier(tier),
             meta: OpMeta {
+                operation_id: "",
                 client_method,
                 resource_id: path.shared_resource_id(),
                 idempotent,
                 streamed: false,
                 replayable: true,
+                own_timeout: false,
             },
         }
     }
 
-    /// Sets the query parameters.
+    /// Sets the query parameters (after any the target inherits).
     pub fn query(mut self, query: Query) -> Self {
-        self.query = query;
+        if self.query.is_empty() {
+            self.query = query;
+        } else {
+            self.query.extend(&query);
+        }
         self
     }
 
@@ -140,6 +203,17 @@ impl<'a> RequestBuilder<'a> {
     pub fn idempotent(mut self) -> Self {
         self.meta.idempotent = true;
         self
+    }
+
+    /// Marks the request as one that must not be repeated blindly.
+    pub fn not_idempotent(mut self) -> Self {
+        self.meta.idempotent = false;
+        self
+    }
+
+    /// Names the operation sent when it has no spec (`raw`).
+    pub fn set_operation_id(&mut self, id: &'static str) {
+        self.meta.operation_id = id;
     }
 
     /// Marks the response as streamed to the caller.

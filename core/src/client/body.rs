@@ -175,6 +175,29 @@ impl<T: DeserializeOwned, Dec: ItemDecoder> Stream for ItemStream<T, Dec> {
     }
 }
 
+/// A streamed response body: [`BodyStream`] on async drivers, [`BodyReader`] on blocking
+/// ones; both can be read line by line.
+pub trait StreamBody: Send + 'static {
+    /// Its lines: a `Stream` or an `Iterator` of `Result<String, Error>`.
+    type Lines: Send + 'static;
+    /// Splits the body into lines as it arrives.
+    fn into_lines(self) -> Self::Lines;
+}
+
+impl StreamBody for BodyStream {
+    type Lines = LineStream;
+    fn into_lines(self) -> LineStream {
+        self.lines()
+    }
+}
+
+impl StreamBody for BodyReader {
+    type Lines = LineIter;
+    fn into_lines(self) -> LineIter {
+        self.lines()
+    }
+}
+
 /// Lines of a [`BodyStream`].
 pub struct LineStream {
     body: BodyStream,
@@ -272,6 +295,11 @@ impl BodyReader {
         }
     }
 
+    /// Decodes the body line by line (logs), as it is read.
+    pub fn lines(self) -> LineIter {
+        LineIter { body: self, decoder: LineDecoder::new(), buf: vec![0; READ_CHUNK], done: false }
+    }
+
     /// Reads the whole body.
     pub fn bytes(mut self) -> Result<Bytes, Error> {
         let mut out = Vec::new();
@@ -284,6 +312,45 @@ impl BodyReader {
             match self.inner.read(buf) {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 other => return other.map_err(|e| self.origin.error(io_to_transport(e))),
+            }
+        }
+    }
+}
+
+/// Lines of a [`BodyReader`], as they are read (a log followed live).
+pub struct LineIter {
+    body: BodyReader,
+    decoder: LineDecoder,
+    buf: Vec<u8>,
+    done: bool,
+}
+
+impl std::fmt::Debug for LineIter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineIter").field("body", &self.body).finish_non_exhaustive()
+    }
+}
+
+impl Iterator for LineIter {
+    type Item = Result<String, Error>;
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(line) = self.decoder.next_line() {
+                return Some(line.map_err(Error::from));
+            }
+            if self.done {
+                return None;
+            }
+            match self.body.read_chunk(&mut self.buf) {
+                Ok(0) => {
+                    self.done = true;
+                    return self.decoder.finish().map_err(Error::from).transpose();
+                }
+                Ok(n) => self.decoder.feed(&self.buf[..n]),
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
             }
         }
     }

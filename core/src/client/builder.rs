@@ -9,14 +9,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_core::Stream;
 
-use super::body::{BodyReader, BodyStream, map_upload};
+use super::body::{BodyReader, BodyStream, StreamBody, map_upload};
 use super::exec::{ClientInner, execute, execute_blocking, run_plan, run_plan_blocking};
 use super::http::{BlockingHttpClient, BoxFuture, HttpClient};
 use crate::config::{Config, Timeout};
 use crate::error::{BoxError, Error};
 use crate::models::Record;
 use crate::ops::dataset::DownloadItems;
-use crate::ops::key_value_store::{GetRecordAsBytes, UploadRecord};
+use crate::ops::key_value_store::{DownloadRecords, GetRecordAsBytes, UploadRecord};
 use crate::ops::plan::{IntoPlan, Plan};
 use crate::path::ResourcePath;
 use crate::request::ApiRequest;
@@ -88,20 +88,33 @@ impl<D: BlockingHttpClient, O: IntoPlan> CallBuilder<D, O> {
 /// An operation whose successful body is handed to the caller as a stream.
 pub trait StreamOperation: Send + 'static {
     /// The result, given the body type (`BodyStream` or `BodyReader`).
-    type Output<B: Send + 'static>: Send + 'static;
+    type Output<B: StreamBody>: Send + 'static;
     /// The request (marked as streamed).
     fn request(&self, config: &Config, target: &ResourcePath) -> Result<ApiRequest, Error>;
     /// Shapes the result: `body` is `Some` for a 2xx, `None` with the full error response
     /// otherwise.
-    fn output<B: Send + 'static>(self, head: Response, body: Option<B>) -> Result<Self::Output<B>, Error>;
+    fn output<B: StreamBody>(self, head: Response, body: Option<B>) -> Result<Self::Output<B>, Error>;
 }
 
 impl StreamOperation for DownloadItems {
-    type Output<B: Send + 'static> = B;
+    type Output<B: StreamBody> = B;
     fn request(&self, config: &Config, target: &ResourcePath) -> Result<ApiRequest, Error> {
         self.api_request(config, target, true)
     }
-    fn output<B: Send + 'static>(self, head: Response, body: Option<B>) -> Result<B, Error> {
+    fn output<B: StreamBody>(self, head: Response, body: Option<B>) -> Result<B, Error> {
+        match body {
+            Some(b) if head.is_success() => Ok(b),
+            _ => Err(head.to_api_error()),
+        }
+    }
+}
+
+impl StreamOperation for DownloadRecords {
+    type Output<B: StreamBody> = B;
+    fn request(&self, config: &Config, target: &ResourcePath) -> Result<ApiRequest, Error> {
+        self.api_request(config, target)
+    }
+    fn output<B: StreamBody>(self, head: Response, body: Option<B>) -> Result<B, Error> {
         match body {
             Some(b) if head.is_success() => Ok(b),
             _ => Err(head.to_api_error()),
@@ -110,11 +123,11 @@ impl StreamOperation for DownloadItems {
 }
 
 impl StreamOperation for GetRecordAsBytes {
-    type Output<B: Send + 'static> = Option<Record<B>>;
+    type Output<B: StreamBody> = Option<Record<B>>;
     fn request(&self, config: &Config, target: &ResourcePath) -> Result<ApiRequest, Error> {
         self.api_request(config, target, true)
     }
-    fn output<B: Send + 'static>(self, head: Response, body: Option<B>) -> Result<Option<Record<B>>, Error> {
+    fn output<B: StreamBody>(self, head: Response, body: Option<B>) -> Result<Option<Record<B>>, Error> {
         match body {
             Some(value) if head.is_success() => {
                 let content_type = head.header("content-type").map(str::to_owned);

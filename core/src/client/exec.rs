@@ -16,8 +16,8 @@ use super::http::{
 };
 use crate::call::{Action, Call, HeadDisposition};
 use crate::config::{Config, Timeout};
-use crate::error::{Error, TransportError, TransportErrorKind};
-use crate::ops::plan::Plan;
+use crate::error::{Error, GiveUpReason, TransportError, TransportErrorKind};
+use crate::ops::plan::{Plan, PlanCx, Step};
 use crate::path::ResourcePath;
 use crate::request::ApiRequest;
 use crate::response::Response;
@@ -44,6 +44,28 @@ impl<D: Environment> ClientInner<D> {
         let seed = *self.seed.get_or_init(|| self.driver.random_seed());
         let n = self.calls.fetch_add(1, Ordering::Relaxed);
         SeededJitter::new(seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// A random number for a plan's step (an idempotency key), from the driver's seed.
+    pub(crate) fn random(&self) -> u64 {
+        let seed = *self.seed.get_or_init(|| self.driver.random_seed());
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        // splitmix64 of the varied seed: distinct calls give unrelated numbers.
+        let mut z = (seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// What a plan sees at this moment.
+    pub(crate) fn plan_cx<'a>(&'a self, target: &'a ResourcePath) -> PlanCx<'a> {
+        PlanCx {
+            config: &self.config,
+            target,
+            now: self.driver.now(),
+            wall: self.driver.wall_clock(),
+            random: self.random(),
+        }
     }
 
     fn start(&self, request: ApiRequest, now: Instant) -> (Call, SeededJitter) {
@@ -178,7 +200,7 @@ impl Stream for Once {
     }
 }
 
-/// Runs a plan: its requests one after another (async).
+/// Runs a plan: its requests one after another, with its waits (async).
 pub(crate) async fn run_plan<D: HttpClient, P: Plan>(
     inner: &ClientInner<D>,
     target: &ResourcePath,
@@ -187,15 +209,80 @@ pub(crate) async fn run_plan<D: HttpClient, P: Plan>(
 ) -> Result<P::Output, Error> {
     loop {
         // A statement of its own: the `?` temporaries are not kept across the await.
-        let next = plan.next_request(&inner.config, target, inner.driver.wall_clock());
-        let Some(mut req) = next? else { break };
-        if let Some(t) = timeout {
-            req.timeout = t;
+        let step = plan.next(&inner.plan_cx(target));
+        match step? {
+            Step::Done => break,
+            Step::Send(mut req) => {
+                override_timeout(&mut req, timeout);
+                let (resp, _) = execute(inner, req, None).await?;
+                plan.on_response(resp)?;
+            }
+            Step::SendAll(reqs) => {
+                let mut calls: Vec<_> = reqs
+                    .into_iter()
+                    .map(|mut req| {
+                        override_timeout(&mut req, timeout);
+                        Box::pin(execute(inner, req, None))
+                    })
+                    .collect();
+                let mut results: Vec<Option<Result<Response, Error>>> = (0..calls.len()).map(|_| None).collect();
+                // Every call is polled until all are over: no runtime needed to run them at once.
+                poll_fn(|cx| {
+                    let mut pending = false;
+                    for (call, slot) in calls.iter_mut().zip(results.iter_mut()) {
+                        if slot.is_none() {
+                            match call.as_mut().poll(cx) {
+                                std::task::Poll::Ready(r) => *slot = Some(r.map(|(resp, _)| resp)),
+                                std::task::Poll::Pending => pending = true,
+                            }
+                        }
+                    }
+                    if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+                })
+                .await;
+                drop(calls);
+                deliver_all(&mut plan, results)?;
+            }
+            Step::Wait { duration, optional } => match inner.driver.sleep(duration) {
+                Some(sleep) => sleep.await,
+                None if optional => {}
+                None => return Err(no_timer(duration)),
+            },
         }
-        let (resp, _) = execute(inner, req, None).await?;
-        plan.on_response(resp)?;
     }
     plan.finish()
+}
+
+/// Hands the results of concurrent requests to the plan in order; the first failure (in
+/// order) fails the call.
+fn deliver_all<P: Plan>(plan: &mut P, results: Vec<Option<Result<Response, Error>>>) -> Result<(), Error> {
+    let mut first_error = None;
+    for result in results {
+        match result {
+            Some(Ok(resp)) if first_error.is_none() => {
+                if let Err(e) = plan.on_response(resp) {
+                    first_error = Some(e);
+                }
+            }
+            Some(Err(e)) if first_error.is_none() => first_error = Some(e),
+            _ => {}
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// The caller's timeout replaces a request's own, except where the plan keeps it.
+fn override_timeout(req: &mut ApiRequest, timeout: Option<Timeout>) {
+    if let Some(t) = timeout
+        && !req.meta.own_timeout
+    {
+        req.timeout = t;
+    }
+}
+
+fn no_timer(delay: std::time::Duration) -> Error {
+    let last = Error::invalid_argument("the call had to wait between its requests");
+    Error::GaveUp { reason: GiveUpReason::NoTimer { delay }, attempts: 0, last: Box::new(last) }
 }
 
 /// Maps a reader failure to a transport error, keeping a driver's classification when it
@@ -295,12 +382,40 @@ pub(crate) fn run_plan_blocking<D: BlockingHttpClient, P: Plan>(
     mut plan: P,
     timeout: Option<Timeout>,
 ) -> Result<P::Output, Error> {
-    while let Some(mut req) = plan.next_request(&inner.config, target, inner.driver.wall_clock())? {
-        if let Some(t) = timeout {
-            req.timeout = t;
+    loop {
+        match plan.next(&inner.plan_cx(target))? {
+            Step::Done => break,
+            Step::Send(mut req) => {
+                override_timeout(&mut req, timeout);
+                let (resp, _) = execute_blocking(inner, req, None)?;
+                plan.on_response(resp)?;
+            }
+            Step::SendAll(reqs) => {
+                // One scoped thread per request: a blocking driver has no other way to send
+                // several at once.
+                let results: Vec<Option<Result<Response, Error>>> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = reqs
+                        .into_iter()
+                        .map(|mut req| {
+                            override_timeout(&mut req, timeout);
+                            scope.spawn(move || execute_blocking(inner, req, None).map(|(resp, _)| resp))
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            Some(h.join().unwrap_or_else(|_| Err(Error::invalid_argument("a batch request panicked"))))
+                        })
+                        .collect()
+                });
+                deliver_all(&mut plan, results)?;
+            }
+            Step::Wait { duration, optional } => {
+                if !inner.driver.sleep(duration) && !optional {
+                    return Err(no_timer(duration));
+                }
+            }
         }
-        let (resp, _) = execute_blocking(inner, req, None)?;
-        plan.on_response(resp)?;
     }
     plan.finish()
 }

@@ -1,7 +1,6 @@
 //! Storage resource clients: datasets, key-value stores, request queues and their
 //! collections. Method names follow the official Python client.
 
-use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,14 +8,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 
+use super::base::{Base, Target, target_error};
 use super::builder::{CallBuilder, StreamCall, UploadCall};
 use super::exec::ClientInner;
 use super::paginator::Paginator;
 use crate::error::Error;
 use crate::models::{RecordValue, Request};
-use crate::ops::dataset::{DownloadItems, GetStatistics, ListItems, MAX_PUSH_CHUNK_BYTES, PushItems, chunk_items};
+use crate::ops::dataset::{
+    DownloadItems, GetStatistics, ItemsHead, ListItems, MAX_PUSH_CHUNK_BYTES, PushItems, chunk_items,
+};
 use crate::ops::key_value_store::{
-    DeleteRecord, GetRecord, GetRecordAsBytes, ListKeys, RecordExists, SetRecord, UploadRecord,
+    DeleteRecord, DownloadRecords, GetRecord, GetRecordAsBytes, ListKeys, RecordExists, SetRecord, UploadRecord,
 };
 use crate::ops::plan::{BatchAdd, BatchDelete, ItemsPublicUrl, KeysPublicUrl, PushChunks, RecordPublicUrl};
 use crate::ops::request_queue::{
@@ -26,16 +28,6 @@ use crate::ops::request_queue::{
 use crate::ops::storage::{Datasets, KeyValueStores, RequestQueues};
 use crate::ops::storage::{DeleteStorage, GetOrCreate, GetStorage, ListStorages, StorageKind, UpdateStorage};
 use crate::path::ResourcePath;
-
-/// A resource path, or why it could not be made (reported when a call runs).
-type Target = Result<ResourcePath, Cow<'static, str>>;
-
-fn target_error(e: Error) -> Cow<'static, str> {
-    match e {
-        Error::InvalidArgument(m) => m,
-        other => other.to_string().into(),
-    }
-}
 
 /// A storage collection: `list`, `iterate`, `get_or_create`.
 pub struct StorageCollectionClient<D, K> {
@@ -114,6 +106,10 @@ macro_rules! storage_client {
         impl<D> $name<D> {
             pub(crate) fn by_id(inner: Arc<ClientInner<D>>, id: &str) -> Self {
                 Self { inner, target: ResourcePath::resource($collection, id).map_err(target_error) }
+            }
+
+            pub(crate) fn from_base(base: Base<D>) -> Self {
+                Self { inner: base.inner, target: base.target }
             }
 
             /// A client for a storage at any path (e.g. chained from a run: a 404 on its
@@ -227,6 +223,12 @@ impl<D> DatasetClient<D> {
         self.call(PushItems::raw_json(body))
     }
 
+    /// The pagination figures of a listing (`total`, `count`, ...) without its items
+    /// (`HEAD .../items`, with the same filters as `list_items`).
+    pub fn get_items_head(&self) -> CallBuilder<D, ItemsHead> {
+        self.call(ItemsHead::default())
+    }
+
     /// Field statistics.
     pub fn get_statistics(&self) -> CallBuilder<D, GetStatistics> {
         self.call(GetStatistics)
@@ -291,6 +293,18 @@ impl<D> KeyValueStoreClient<D> {
         UploadCall::new(self.call(UploadRecord { key: key.into(), content_type: content_type.into() }), body)
     }
 
+    /// Stores a value like [`set_record`](Self::set_record), sent with `POST` (the API's
+    /// keyed POST variant).
+    pub fn post_record(&self, key: &str, value: impl Into<RecordValue>) -> CallBuilder<D, SetRecord> {
+        self.set_record(key, value).map_op(SetRecord::by_post)
+    }
+
+    /// Every record (`.collection(..)`, `.prefix(..)`) as one ZIP archive, handed over as
+    /// it downloads.
+    pub fn download_records(&self) -> StreamCall<D, DownloadRecords> {
+        StreamCall::new(self.call(DownloadRecords::default()))
+    }
+
     /// Deletes a record (a missing record is an error).
     pub fn delete_record(&self, key: &str) -> CallBuilder<D, DeleteRecord> {
         self.call(DeleteRecord { key: key.into() })
@@ -323,6 +337,12 @@ impl<D> CallBuilder<D, BatchAdd> {
     /// Puts the requests at the head of the queue.
     pub fn forefront(self, forefront: bool) -> Self {
         self.map_op(|op| op.forefront(forefront))
+    }
+
+    /// Sends up to `n` batches at once (async drivers poll them together, blocking ones
+    /// use a thread each); the results keep the order of the requests given.
+    pub fn max_parallel(self, n: usize) -> Self {
+        self.map_op(|op| op.max_parallel(n))
     }
 }
 

@@ -53,6 +53,15 @@ macro_rules! open_enum {
             }
         }
 
+        impl $crate::ops::api::ParamValue for $name {
+            fn query_str(&self) -> std::borrow::Cow<'_, str> {
+                std::borrow::Cow::Borrowed(self.as_str())
+            }
+            fn to_json(&self) -> serde_json::Value {
+                serde_json::Value::String(self.as_str().to_owned())
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::registry;
 use super::{Op, Operation, setters};
 use crate::config::{Config, TimeoutTier};
 use crate::error::Error;
@@ -165,9 +166,42 @@ impl<T: DeserializeOwned + Send + 'static> Operation for ListItems<T> {
         self.filters.write_query(&mut q);
         let req =
             RequestBuilder::new(config, Method::GET, target, &["items"], "DatasetClient.list_items", TimeoutTier::Long)
+                .operation(&registry::DATASET_ITEMS_GET)
                 .query(q)
                 .build()?;
         Ok(Op::new(req, |r| items_page(&r.success()?)))
+    }
+}
+
+/// `HEAD .../items`: the pagination headers of a listing without its items (how many items
+/// the filters select, cheaply).
+#[derive(Debug, Clone, Default)]
+pub struct ItemsHead {
+    /// The filters.
+    pub filters: ItemFilters,
+}
+
+filter_setters!([] ItemsHead);
+
+impl Operation for ItemsHead {
+    type Output = ListPage<()>;
+    fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
+        let mut q = Query::new();
+        self.filters.write_query(&mut q);
+        let req = RequestBuilder::for_op(config, &registry::DATASET_ITEMS_HEAD, target, &[]).query(q).build()?;
+        Ok(Op::new(req, |r| {
+            let r = r.success()?;
+            let num = |name: &str| r.header(name).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+            Ok(ListPage {
+                total: num("x-apify-pagination-total"),
+                offset: num("x-apify-pagination-offset"),
+                limit: num("x-apify-pagination-limit"),
+                count: num("x-apify-pagination-count"),
+                desc: r.header("x-apify-pagination-desc").is_some_and(|d| d.trim().eq_ignore_ascii_case("true")),
+                unnamed: None,
+                items: Vec::new(),
+            })
+        }))
     }
 }
 
@@ -261,8 +295,9 @@ impl DownloadItems {
         streamed: bool,
     ) -> Result<crate::request::ApiRequest, Error> {
         let name = if streamed { "DatasetClient.stream_items" } else { "DatasetClient.get_items_as_bytes" };
-        let mut b =
-            RequestBuilder::new(config, Method::GET, target, &["items"], name, TimeoutTier::Long).query(self.query());
+        let mut b = RequestBuilder::new(config, Method::GET, target, &["items"], name, TimeoutTier::Long)
+            .operation(&registry::DATASET_ITEMS_GET)
+            .query(self.query());
         if streamed {
             b = b.streamed();
         }
@@ -312,6 +347,7 @@ impl Operation for PushItems {
             "DatasetClient.push_items",
             TimeoutTier::Medium,
         )
+        .operation(&registry::DATASET_ITEMS_POST)
         .raw_json(self.body.clone(), "application/json; charset=utf-8")
         .build()?;
         Ok(Op::new(req, |r| expect_no_content(r, NotFound::Error)))
@@ -368,6 +404,7 @@ impl Operation for GetStatistics {
             "DatasetClient.get_statistics",
             TimeoutTier::Short,
         )
+        .operation(&registry::DATASET_STATISTICS_GET)
         .build()?;
         Ok(Op::new(req, |r| expect_data(r, "DatasetStatistics")))
     }

@@ -5,6 +5,7 @@ use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, StatusCode};
 use serde::Serialize;
 
+use super::registry;
 use super::{Op, Operation, setters};
 use crate::config::{Config, TimeoutTier};
 use crate::error::Error;
@@ -64,8 +65,10 @@ impl Operation for ListKeys {
         } else {
             ("KeyValueStoreClient.list_keys", TimeoutTier::Medium)
         };
-        let req =
-            RequestBuilder::new(config, Method::GET, target, &["keys"], name, tier).query(self.query()).build()?;
+        let req = RequestBuilder::new(config, Method::GET, target, &["keys"], name, tier)
+            .operation(&registry::KEY_VALUE_STORE_KEYS_GET)
+            .query(self.query())
+            .build()?;
         Ok(Op::new(req, |r| expect_data(r, "ListOfKeys")))
     }
 }
@@ -114,7 +117,9 @@ fn record_request(
     let seg = key_segment(key)?;
     let mut q = Query::new();
     q.push("attachment", &true).opt("signature", signature);
-    let mut b = RequestBuilder::new(config, Method::GET, target, &["records", &seg], name, TimeoutTier::Long).query(q);
+    let mut b = RequestBuilder::new(config, Method::GET, target, &["records", &seg], name, TimeoutTier::Long)
+        .operation(&registry::KEY_VALUE_STORE_RECORD_GET)
+        .query(q);
     if streamed {
         b = b.streamed();
     }
@@ -233,6 +238,7 @@ impl Operation for RecordExists {
             "KeyValueStoreClient.record_exists",
             TimeoutTier::Long,
         )
+        .operation(&registry::KEY_VALUE_STORE_RECORD_HEAD)
         .build()?;
         Ok(Op::new(req, |r| match r.status {
             StatusCode::NOT_FOUND => Ok(false),
@@ -250,6 +256,8 @@ pub struct SetRecord {
     content_encoding: Option<HeaderValue>,
     // What kind of value the body came from, for the content-type rules.
     source: ValueSource,
+    // `POST` instead of `PUT` (the API's keyed POST variant).
+    post: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,6 +284,7 @@ impl SetRecord {
             content_type: HeaderValue::from_static("application/json; charset=utf-8"),
             content_encoding: None,
             source: ValueSource::Json,
+            post: false,
         })
     }
 
@@ -287,6 +296,7 @@ impl SetRecord {
             content_type: HeaderValue::from_static("text/plain; charset=utf-8"),
             content_encoding: None,
             source: ValueSource::Text,
+            post: false,
         }
     }
 
@@ -298,6 +308,7 @@ impl SetRecord {
             content_type: HeaderValue::from_static("application/octet-stream"),
             content_encoding: None,
             source: ValueSource::Bytes,
+            post: false,
         }
     }
 
@@ -324,6 +335,12 @@ impl SetRecord {
         Ok(self)
     }
 
+    /// Sends the record with `POST` (the API's keyed POST variant) instead of `PUT`.
+    pub fn by_post(mut self) -> Self {
+        self.post = true;
+        self
+    }
+
     /// Record key.
     pub fn key(&self) -> &str {
         &self.key
@@ -334,16 +351,11 @@ impl Operation for SetRecord {
     type Output = ();
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<()>, Error> {
         let seg = key_segment(&self.key)?;
-        let req = RequestBuilder::new(
-            config,
-            Method::PUT,
-            target,
-            &["records", &seg],
-            "KeyValueStoreClient.set_record",
-            TimeoutTier::Long,
-        )
-        .body(self.body.clone(), self.content_type.clone(), self.content_encoding.clone())
-        .build()?;
+        let spec =
+            if self.post { &registry::KEY_VALUE_STORE_RECORD_POST } else { &registry::KEY_VALUE_STORE_RECORD_PUT };
+        let req = RequestBuilder::for_op(config, spec, target, &[&seg])
+            .body(self.body.clone(), self.content_type.clone(), self.content_encoding.clone())
+            .build()?;
         Ok(Op::new(req, |r| expect_no_content(r, NotFound::Error)))
     }
 }
@@ -370,6 +382,7 @@ impl UploadRecord {
             "KeyValueStoreClient.set_record",
             TimeoutTier::Long,
         )
+        .operation(&registry::KEY_VALUE_STORE_RECORD_PUT)
         .body(Bytes::new(), header_value("content type", &self.content_type)?, None)
         .not_replayable()
         .build()
@@ -395,6 +408,7 @@ impl Operation for DeleteRecord {
             "KeyValueStoreClient.delete_record",
             TimeoutTier::Short,
         )
+        .operation(&registry::KEY_VALUE_STORE_RECORD_DELETE)
         .build()?;
         Ok(Op::new(req, |r| expect_no_content(r, NotFound::Error)))
     }
@@ -484,5 +498,37 @@ mod tests {
         assert!(SetRecord::text("k", "x").content_encoding("gzip").is_err());
         assert!(SetRecord::bytes("k", vec![1u8]).content_encoding("gzip").is_ok());
         assert!(SetRecord::bytes("k", vec![1u8]).content_type("bad\ntype").is_err());
+    }
+}
+
+/// `GET .../records`: every record (or a collection's, or those with a key prefix) as one
+/// ZIP archive, handed over as it downloads.
+#[derive(Debug, Clone, Default)]
+pub struct DownloadRecords {
+    /// Only records of this collection.
+    pub collection: Option<String>,
+    /// Only records whose key starts with this.
+    pub prefix: Option<String>,
+    /// Signature for reading without a token.
+    pub signature: Option<String>,
+}
+
+setters!(streamed [] DownloadRecords {
+    /// Only records of this collection.
+    collection: String,
+    /// Only records whose key starts with this.
+    prefix: String,
+    /// Signature for reading without a token.
+    signature: String,
+});
+
+impl DownloadRecords {
+    /// The request (marked as streamed).
+    pub fn api_request(&self, config: &Config, target: &ResourcePath) -> Result<ApiRequest, Error> {
+        let mut q = Query::new();
+        q.opt("collection", self.collection.as_ref())
+            .opt("prefix", self.prefix.as_ref())
+            .opt("signature", self.signature.as_ref());
+        RequestBuilder::for_op(config, &registry::KEY_VALUE_STORE_RECORDS_GET, target, &[]).query(q).streamed().build()
     }
 }

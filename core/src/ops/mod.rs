@@ -13,10 +13,14 @@
 //! assert_eq!(req.uri(), "https://api.apify.com/v2/datasets/my-user~my-ds/items?limit=10&desc=true");
 //! ```
 
+pub mod api;
 pub mod dataset;
+pub mod jobs;
 pub mod key_value_store;
+pub mod kinds;
 pub mod paginate;
 pub mod plan;
+pub mod registry;
 pub mod request_queue;
 pub mod storage;
 

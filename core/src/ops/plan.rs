@@ -17,23 +17,84 @@ use crate::models::{BatchAddResult, BatchDeleteResult, Dataset, KeyValueStore};
 use crate::path::ResourcePath;
 use crate::request::ApiRequest;
 use crate::response::Response;
+use crate::time::Instant;
 
-/// A call of one or more requests, sent one after another.
+/// What a plan asks of its executor next.
+#[derive(Debug)]
+// The request is moved straight into the call; boxing it would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
+pub enum Step {
+    /// Send this request (with the core's retries), then report its final response.
+    Send(ApiRequest),
+    /// Send these requests concurrently (each with its retries), then report their final
+    /// responses in this order. If any of them fails, the call fails (once all are over).
+    SendAll(Vec<ApiRequest>),
+    /// Sleep this long, then ask again. An `optional` wait is skipped by a driver without a
+    /// timer; a required one ends the call with [`GiveUpReason::NoTimer`](crate::error::GiveUpReason).
+    Wait {
+        /// How long.
+        duration: Duration,
+        /// Whether the call may go on without it.
+        optional: bool,
+    },
+    /// The call is complete: take [`Plan::finish`].
+    Done,
+}
+
+/// What a plan may read when it decides its next step: the configuration, the client's
+/// target, the monotonic and wall clocks and a random number, all passed in by the
+/// executor (the core reads none of them itself).
+#[derive(Debug, Clone, Copy)]
+pub struct PlanCx<'a> {
+    /// The client's configuration.
+    pub config: &'a Config,
+    /// The path the client was built with.
+    pub target: &'a ResourcePath,
+    /// Monotonic time now.
+    pub now: Instant,
+    /// The wall clock, when the driver has one.
+    pub wall: Option<SystemTime>,
+    /// A random number, fresh for each step (drawn from the driver's seed).
+    pub random: u64,
+}
+
+impl<'a> PlanCx<'a> {
+    /// A context with no clocks and no entropy (time stands still at zero).
+    pub fn new(config: &'a Config, target: &'a ResourcePath) -> Self {
+        Self { config, target, now: Instant::ZERO, wall: None, random: 0 }
+    }
+}
+
+/// A call of one or more requests, sent one after another, with waits between them where
+/// the plan asks for them.
 pub trait Plan: Send + 'static {
     /// The call's result.
     type Output: Send + 'static;
-    /// The next request, or `None` when the call is complete. `wall` is the wall clock,
-    /// when the driver has one (for URL expiry).
+    /// The next step.
+    fn next(&mut self, cx: &PlanCx<'_>) -> Result<Step, Error>;
+    /// Takes the final response of the request last sent.
+    fn on_response(&mut self, response: Response) -> Result<(), Error>;
+    /// The result, once `next` returned [`Step::Done`].
+    fn finish(self) -> Result<Self::Output, Error>;
+
+    /// The next request of a plan that never waits, with the clock at zero (for tests and
+    /// hand-driven plans); `None` when the plan is done.
     fn next_request(
         &mut self,
         config: &Config,
         target: &ResourcePath,
         wall: Option<SystemTime>,
-    ) -> Result<Option<ApiRequest>, Error>;
-    /// Takes the final response of the request last returned.
-    fn on_response(&mut self, response: Response) -> Result<(), Error>;
-    /// The result, once `next_request` returned `None`.
-    fn finish(self) -> Result<Self::Output, Error>;
+    ) -> Result<Option<ApiRequest>, Error> {
+        let cx = PlanCx { wall, ..PlanCx::new(config, target) };
+        match self.next(&cx)? {
+            Step::Send(r) => Ok(Some(r)),
+            Step::Done => Ok(None),
+            Step::SendAll(mut all) if all.len() == 1 => Ok(all.pop()),
+            Step::SendAll(_) | Step::Wait { .. } => {
+                Err(Error::invalid_argument("plan: this plan waits; run it through a client"))
+            }
+        }
+    }
 }
 
 /// Anything the client can execute: every [`Operation`], and the composite calls here.
@@ -60,16 +121,11 @@ impl<O: Operation> IntoPlan for O {
 
 impl<O: Operation> Plan for Single<O> {
     type Output = O::Output;
-    fn next_request(
-        &mut self,
-        config: &Config,
-        target: &ResourcePath,
-        _: Option<SystemTime>,
-    ) -> Result<Option<ApiRequest>, Error> {
-        let Some(op) = self.op.take() else { return Ok(None) };
-        let (request, decoder) = op.build(config, target)?.into_parts();
+    fn next(&mut self, cx: &PlanCx<'_>) -> Result<Step, Error> {
+        let Some(op) = self.op.take() else { return Ok(Step::Done) };
+        let (request, decoder) = op.build(cx.config, cx.target)?.into_parts();
         self.decoder = Some(decoder);
-        Ok(Some(request))
+        Ok(Step::Send(request))
     }
     fn on_response(&mut self, response: Response) -> Result<(), Error> {
         let decoder = self.decoder.take().ok_or_else(|| Error::invalid_argument("plan: response without a request"))?;
@@ -103,16 +159,11 @@ impl IntoPlan for PushChunks {
 
 impl Plan for PushChunks {
     type Output = ();
-    fn next_request(
-        &mut self,
-        config: &Config,
-        target: &ResourcePath,
-        _: Option<SystemTime>,
-    ) -> Result<Option<ApiRequest>, Error> {
-        let Some(body) = self.chunks.pop_front() else { return Ok(None) };
-        let (req, dec) = PushItems::raw_json(body).build(config, target)?.into_parts();
+    fn next(&mut self, cx: &PlanCx<'_>) -> Result<Step, Error> {
+        let Some(body) = self.chunks.pop_front() else { return Ok(Step::Done) };
+        let (req, dec) = PushItems::raw_json(body).build(cx.config, cx.target)?.into_parts();
         self.pending = Some(dec);
-        Ok(Some(req))
+        Ok(Step::Send(req))
     }
     fn on_response(&mut self, response: Response) -> Result<(), Error> {
         match self.pending.take() {
@@ -125,23 +176,37 @@ impl Plan for PushChunks {
     }
 }
 
-/// Batch add split into calls of at most 25 requests; results are merged.
+/// Batch add split into calls of at most 25 requests, up to `max_parallel` of them at
+/// once; results are merged in the order of the requests given.
 pub struct BatchAdd {
     chunks: VecDeque<Bytes>,
     forefront: bool,
-    pending: Option<Decoder<BatchAddResult>>,
+    max_parallel: usize,
+    pending: VecDeque<Decoder<BatchAddResult>>,
     result: BatchAddResult,
 }
 
 impl BatchAdd {
     /// Bodies from [`super::request_queue::chunk_requests`].
     pub fn new(chunks: Vec<Bytes>, forefront: bool) -> Self {
-        Self { chunks: chunks.into(), forefront, pending: None, result: BatchAddResult::default() }
+        Self {
+            chunks: chunks.into(),
+            forefront,
+            max_parallel: 1,
+            pending: VecDeque::new(),
+            result: BatchAddResult::default(),
+        }
     }
 
     /// Puts the requests at the head of the queue.
     pub fn forefront(mut self, forefront: bool) -> Self {
         self.forefront = forefront;
+        self
+    }
+
+    /// Sends up to this many batches at once (default 1; 0 counts as 1).
+    pub fn max_parallel(mut self, n: usize) -> Self {
+        self.max_parallel = n.max(1);
         self
     }
 }
@@ -155,19 +220,24 @@ impl IntoPlan for BatchAdd {
 
 impl Plan for BatchAdd {
     type Output = BatchAddResult;
-    fn next_request(
-        &mut self,
-        config: &Config,
-        target: &ResourcePath,
-        _: Option<SystemTime>,
-    ) -> Result<Option<ApiRequest>, Error> {
-        let Some(body) = self.chunks.pop_front() else { return Ok(None) };
-        let (req, dec) = BatchAddRequests { body, forefront: self.forefront }.build(config, target)?.into_parts();
-        self.pending = Some(dec);
-        Ok(Some(req))
+    fn next(&mut self, cx: &PlanCx<'_>) -> Result<Step, Error> {
+        let mut reqs = Vec::with_capacity(self.max_parallel.min(self.chunks.len()));
+        while reqs.len() < self.max_parallel
+            && let Some(body) = self.chunks.pop_front()
+        {
+            let (req, dec) =
+                BatchAddRequests { body, forefront: self.forefront }.build(cx.config, cx.target)?.into_parts();
+            self.pending.push_back(dec);
+            reqs.push(req);
+        }
+        Ok(match reqs.len() {
+            0 => Step::Done,
+            1 => Step::Send(reqs.remove(0)),
+            _ => Step::SendAll(reqs),
+        })
     }
     fn on_response(&mut self, response: Response) -> Result<(), Error> {
-        if let Some(dec) = self.pending.take() {
+        if let Some(dec) = self.pending.pop_front() {
             let r = dec(response)?;
             self.result.processed_requests.extend(r.processed_requests);
             self.result.unprocessed_requests.extend(r.unprocessed_requests);
@@ -203,16 +273,11 @@ impl IntoPlan for BatchDelete {
 
 impl Plan for BatchDelete {
     type Output = BatchDeleteResult;
-    fn next_request(
-        &mut self,
-        config: &Config,
-        target: &ResourcePath,
-        _: Option<SystemTime>,
-    ) -> Result<Option<ApiRequest>, Error> {
-        let Some(requests) = self.chunks.pop_front() else { return Ok(None) };
-        let (req, dec) = BatchDeleteRequests { requests }.build(config, target)?.into_parts();
+    fn next(&mut self, cx: &PlanCx<'_>) -> Result<Step, Error> {
+        let Some(requests) = self.chunks.pop_front() else { return Ok(Step::Done) };
+        let (req, dec) = BatchDeleteRequests { requests }.build(cx.config, cx.target)?.into_parts();
         self.pending = Some(dec);
-        Ok(Some(req))
+        Ok(Step::Send(req))
     }
     fn on_response(&mut self, response: Response) -> Result<(), Error> {
         if let Some(dec) = self.pending.take() {
@@ -263,26 +328,21 @@ pub struct PublicUrl<K: StorageKind, U> {
 
 impl<K: StorageKind, U: PublicUrlSpec<K>> Plan for PublicUrl<K, U> {
     type Output = String;
-    fn next_request(
-        &mut self,
-        config: &Config,
-        target: &ResourcePath,
-        wall: Option<SystemTime>,
-    ) -> Result<Option<ApiRequest>, Error> {
+    fn next(&mut self, cx: &PlanCx<'_>) -> Result<Step, Error> {
         if self.config.is_some() {
-            return Ok(None);
+            return Ok(Step::Done);
         }
         if let Some(spec) = &self.spec {
             spec.check()?;
         }
-        self.expires_at = expires_at(wall, self.spec.as_ref().and_then(U::expires_in))?;
-        self.config = Some(config.clone());
-        let (mut req, dec) = GetStorage::<K>::default().build(config, target)?.into_parts();
+        self.expires_at = expires_at(cx.wall, self.spec.as_ref().and_then(U::expires_in))?;
+        self.config = Some(cx.config.clone());
+        let (mut req, dec) = GetStorage::<K>::default().build(cx.config, cx.target)?.into_parts();
         // Public URL methods read the storage in the `long` tier (client-behaviour §10.2).
         req.timeout = Timeout::Tier(TimeoutTier::Long);
         req.meta.client_method = U::CLIENT_METHOD;
         self.pending = Some(dec);
-        Ok(Some(req))
+        Ok(Step::Send(req))
     }
     fn on_response(&mut self, response: Response) -> Result<(), Error> {
         let url = response.url.clone();

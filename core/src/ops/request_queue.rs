@@ -7,6 +7,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{Method, StatusCode};
 use serde::Serialize;
 
+use super::registry;
 use super::{Op, Operation, setters};
 use crate::config::{Config, TimeoutTier};
 use crate::error::Error;
@@ -57,6 +58,7 @@ impl Operation for ListHead {
             "RequestQueueClient.list_head",
             TimeoutTier::Short,
         )
+        .operation(&registry::REQUEST_QUEUE_HEAD_GET)
         .query(with_client_key(q, target))
         .build()?;
         Ok(Op::new(req, |r| expect_data(r, "RequestQueueHead")))
@@ -100,6 +102,7 @@ impl Operation for ListAndLockHead {
             "RequestQueueClient.list_and_lock_head",
             TimeoutTier::Medium,
         )
+        .operation(&registry::REQUEST_QUEUE_HEAD_LOCK_POST)
         .query(with_client_key(q, target))
         .build()?;
         Ok(Op::new(req, |r| expect_data(r, "LockedRequestQueueHead")))
@@ -163,6 +166,7 @@ impl Operation for AddRequest {
             "RequestQueueClient.add_request",
             TimeoutTier::Short,
         )
+        .operation(&registry::REQUEST_QUEUE_REQUESTS_POST)
         .query(with_client_key(q, target))
         .idempotent()
         .raw_json(body.into(), "application/json")
@@ -190,6 +194,7 @@ impl Operation for GetRequest {
             "RequestQueueClient.get_request",
             TimeoutTier::Short,
         )
+        .operation(&registry::REQUEST_QUEUE_REQUEST_GET)
         .build()?;
         Ok(Op::new(req, |r| {
             if r.status == StatusCode::NOT_FOUND {
@@ -240,6 +245,7 @@ impl Operation for UpdateRequest {
             "RequestQueueClient.update_request",
             TimeoutTier::Medium,
         )
+        .operation(&registry::REQUEST_QUEUE_REQUEST_PUT)
         .query(with_client_key(q, target))
         .raw_json(request_body(&self.request, true)?.into(), "application/json")
         .build()?;
@@ -266,6 +272,7 @@ impl Operation for DeleteRequest {
             "RequestQueueClient.delete_request",
             TimeoutTier::Short,
         )
+        .operation(&registry::REQUEST_QUEUE_REQUEST_DELETE)
         .query(with_client_key(Query::new(), target))
         .build()?;
         Ok(Op::new(req, |r| expect_no_content(r, NotFound::Error)))
@@ -309,6 +316,7 @@ impl Operation for ProlongRequestLock {
             "RequestQueueClient.prolong_request_lock",
             TimeoutTier::Medium,
         )
+        .operation(&registry::REQUEST_QUEUE_REQUEST_LOCK_PUT)
         .query(with_client_key(q, target))
         .build()?;
         Ok(Op::new(req, |r| expect_data(r, "RequestLockInfo")))
@@ -350,6 +358,7 @@ impl Operation for DeleteRequestLock {
             "RequestQueueClient.delete_request_lock",
             TimeoutTier::Short,
         )
+        .operation(&registry::REQUEST_QUEUE_REQUEST_LOCK_DELETE)
         .query(with_client_key(q, target))
         .build()?;
         Ok(Op::new(req, |r| expect_no_content(r, NotFound::Error)))
@@ -403,6 +412,7 @@ impl Operation for BatchAddRequests {
             "RequestQueueClient.batch_add_requests",
             TimeoutTier::Medium,
         )
+        .operation(&registry::REQUEST_QUEUE_REQUESTS_BATCH_POST)
         .query(with_client_key(q, target))
         .idempotent()
         .raw_json(self.body.clone(), "application/json")
@@ -443,6 +453,7 @@ impl Operation for BatchDeleteRequests {
             "RequestQueueClient.batch_delete_requests",
             TimeoutTier::Short,
         )
+        .operation(&registry::REQUEST_QUEUE_REQUESTS_BATCH_DELETE)
         .query(with_client_key(Query::new(), target))
         .json(&self.requests, "application/json")?
         .build()?;
@@ -507,6 +518,7 @@ impl Operation for ListRequests {
             "RequestQueueClient.list_requests",
             TimeoutTier::Medium,
         )
+        .operation(&registry::REQUEST_QUEUE_REQUESTS_GET)
         .query(with_client_key(q, target))
         .build()?;
         Ok(Op::new(req, |r| expect_data(r, "ListOfRequests")))
@@ -528,6 +540,7 @@ impl Operation for UnlockRequests {
             "RequestQueueClient.unlock_requests",
             TimeoutTier::Long,
         )
+        .operation(&registry::REQUEST_QUEUE_REQUESTS_UNLOCK_POST)
         .query(with_client_key(Query::new(), target))
         .idempotent()
         .build()?;

@@ -7,6 +7,7 @@ use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use super::registry::{self, OpSpec};
 use super::{Op, Operation, setters};
 use crate::config::{Config, TimeoutTier};
 use crate::error::Error;
@@ -31,6 +32,8 @@ pub trait StorageKind: Send + Sync + 'static {
     const UPDATE_TIER: TimeoutTier;
     /// Whether `get_or_create` sends a JSON body (request queues send none).
     const GET_OR_CREATE_BODY: bool;
+    /// The operations: `get`, `update`, `delete`, `list`, `get_or_create`.
+    const SPECS: [&'static OpSpec; 5];
     /// The storage object.
     type Object: DeserializeOwned + Send + 'static;
     /// An item of the collection listing.
@@ -48,6 +51,13 @@ pub struct KeyValueStores;
 pub struct RequestQueues;
 
 impl StorageKind for Datasets {
+    const SPECS: [&'static OpSpec; 5] = [
+        &registry::DATASET_GET,
+        &registry::DATASET_PUT,
+        &registry::DATASET_DELETE,
+        &registry::DATASETS_GET,
+        &registry::DATASETS_POST,
+    ];
     const COLLECTION: &'static str = "datasets";
     const NAME: &'static str = "Dataset";
     const METHODS: [&'static str; 3] = ["DatasetClient.get", "DatasetClient.update", "DatasetClient.delete"];
@@ -60,6 +70,13 @@ impl StorageKind for Datasets {
 }
 
 impl StorageKind for KeyValueStores {
+    const SPECS: [&'static OpSpec; 5] = [
+        &registry::KEY_VALUE_STORE_GET,
+        &registry::KEY_VALUE_STORE_PUT,
+        &registry::KEY_VALUE_STORE_DELETE,
+        &registry::KEY_VALUE_STORES_GET,
+        &registry::KEY_VALUE_STORES_POST,
+    ];
     const COLLECTION: &'static str = "key-value-stores";
     const NAME: &'static str = "KeyValueStore";
     const METHODS: [&'static str; 3] =
@@ -73,6 +90,13 @@ impl StorageKind for KeyValueStores {
 }
 
 impl StorageKind for RequestQueues {
+    const SPECS: [&'static OpSpec; 5] = [
+        &registry::REQUEST_QUEUE_GET,
+        &registry::REQUEST_QUEUE_PUT,
+        &registry::REQUEST_QUEUE_DELETE,
+        &registry::REQUEST_QUEUES_GET,
+        &registry::REQUEST_QUEUES_POST,
+    ];
     const COLLECTION: &'static str = "request-queues";
     const NAME: &'static str = "RequestQueue";
     const METHODS: [&'static str; 3] =
@@ -98,7 +122,9 @@ impl<K> Default for GetStorage<K> {
 impl<K: StorageKind> Operation for GetStorage<K> {
     type Output = Option<K::Object>;
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
-        let req = RequestBuilder::new(config, Method::GET, target, &[], K::METHODS[0], TimeoutTier::Short).build()?;
+        let req = RequestBuilder::new(config, Method::GET, target, &[], K::METHODS[0], TimeoutTier::Short)
+            .operation(K::SPECS[0])
+            .build()?;
         let nf = NotFound::for_resource(target.resource_id());
         Ok(Op::new(req, move |r| optional_data(r, K::NAME, nf)))
     }
@@ -145,6 +171,7 @@ impl<K: StorageKind> Operation for UpdateStorage<K> {
             body.insert("generalAccess".into(), a.as_str().into());
         }
         let req = RequestBuilder::new(config, Method::PUT, target, &[], K::METHODS[1], K::UPDATE_TIER)
+            .operation(K::SPECS[1])
             .json(&body, "application/json")?
             .build()?;
         Ok(Op::new(req, |r| expect_data(r, K::NAME)))
@@ -164,8 +191,9 @@ impl<K> Default for DeleteStorage<K> {
 impl<K: StorageKind> Operation for DeleteStorage<K> {
     type Output = ();
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<()>, Error> {
-        let req =
-            RequestBuilder::new(config, Method::DELETE, target, &[], K::METHODS[2], TimeoutTier::Short).build()?;
+        let req = RequestBuilder::new(config, Method::DELETE, target, &[], K::METHODS[2], TimeoutTier::Short)
+            .operation(K::SPECS[2])
+            .build()?;
         let nf = NotFound::for_resource(target.resource_id());
         Ok(Op::new(req, move |r| expect_no_content(r, nf)))
     }
@@ -239,6 +267,7 @@ impl<K: StorageKind> Operation for ListStorages<K> {
             .opt("desc", self.desc)
             .opt("ownership", self.ownership.as_ref().map(Ownership::as_str));
         let req = RequestBuilder::new(config, Method::GET, target, &[], K::COLLECTION_METHODS[0], TimeoutTier::Medium)
+            .operation(K::SPECS[3])
             .query(q)
             .build()?;
         Ok(Op::new(req, |r| expect_data(r, "list of storages")))
@@ -276,6 +305,7 @@ impl<K: StorageKind> Operation for GetOrCreate<K> {
         q.opt("name", self.name.as_deref());
         let mut b =
             RequestBuilder::new(config, Method::POST, target, &[], K::COLLECTION_METHODS[1], TimeoutTier::Short)
+                .operation(K::SPECS[4])
                 .query(q);
         if self.name.is_some() {
             // A named get-or-create returns the same storage however often it is sent.
