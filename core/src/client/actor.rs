@@ -174,6 +174,11 @@ impl<D> DefaultBuildCall<D> {
         Self { call: self.call.wait_for_finish(secs), base: self.base }
     }
 
+    /// The request it would send, built without sending it.
+    pub fn request(&self) -> Result<crate::request::ApiRequest, Error> {
+        self.call.request()
+    }
+
     fn client(base: Base<D>, id: &str) -> BuildClient<D> {
         BuildClient::new(Base::resource(base.inner, "actor-builds", id), BuildScope::Global)
     }

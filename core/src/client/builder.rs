@@ -64,6 +64,29 @@ impl<D, O> CallBuilder<D, O> {
     pub fn options(&self) -> Option<&O> {
         self.parts.as_ref().ok().map(|p| &p.1)
     }
+
+    /// The first request the call would send, built without sending anything (with the
+    /// clock at zero): to inspect or log a call, or to test which request a method makes.
+    pub fn request(&self) -> Result<ApiRequest, Error>
+    where
+        O: IntoPlan + Clone,
+    {
+        let (target, op) = self.parts.as_ref().map_err(|e| Error::invalid_argument(e.to_string()))?;
+        let mut plan = op.clone().into_plan();
+        let cx = crate::ops::plan::PlanCx::new(&self.client.config, target);
+        match plan.next(&cx)? {
+            crate::ops::plan::Step::Send(mut req) => {
+                if let Some(t) = self.timeout
+                    && !req.meta.own_timeout
+                {
+                    req.timeout = t;
+                }
+                Ok(req)
+            }
+            crate::ops::plan::Step::SendAll(mut reqs) if !reqs.is_empty() => Ok(reqs.remove(0)),
+            _ => Err(Error::invalid_argument("this call sends no request")),
+        }
+    }
 }
 
 impl<D: HttpClient, O: IntoPlan> IntoFuture for CallBuilder<D, O> {
@@ -157,6 +180,19 @@ impl<D, S> StreamCall<D, S> {
     /// Overrides the timeout for the response head (and for each later chunk).
     pub fn timeout(self, timeout: impl Into<Timeout>) -> Self {
         Self { inner: self.inner.timeout(timeout) }
+    }
+
+    /// The request the call would send, built without sending it.
+    pub fn request(&self) -> Result<ApiRequest, Error>
+    where
+        S: StreamOperation,
+    {
+        let (target, op) = self.inner.parts.as_ref().map_err(|e| Error::invalid_argument(e.to_string()))?;
+        let mut req = op.request(&self.inner.client.config, target)?;
+        if let Some(t) = self.inner.timeout {
+            req.timeout = t;
+        }
+        Ok(req)
     }
 }
 

@@ -40,8 +40,11 @@ pub struct MockRequest {
     pub uri: Uri,
     /// Headers as sent.
     pub headers: HeaderMap,
-    /// Body as sent (a streamed body is read whole).
+    /// Body, with any `Content-Encoding` the client applied undone (a streamed body is read
+    /// whole).
     pub body: Bytes,
+    /// Body exactly as sent.
+    pub raw_body: Bytes,
     /// The attempt's timeout.
     pub timeout: Option<Duration>,
     /// Virtual time when it was sent.
@@ -208,8 +211,10 @@ impl MockClient {
         body: Bytes,
         timeout: Option<Duration>,
     ) -> Result<(StatusCode, HeaderMap, Bytes), TransportError> {
+        let encoding = headers.get(http::header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
+        let decoded = crate::codec::ContentDecoder::decode_all(encoding, body.clone()).unwrap_or_else(|_| body.clone());
         let mut state = self.lock();
-        let req = MockRequest { method, uri, headers, body, timeout, at: state.now };
+        let req = MockRequest { method, uri, headers, body: decoded, raw_body: body, timeout, at: state.now };
         let resp = (state.responder)(&req);
         state.requests.push(req);
         // A reply later than the attempt's timeout is a timeout, after that long.

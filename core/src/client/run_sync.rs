@@ -56,6 +56,11 @@ impl<D> StreamCall<D, RunSyncItems> {
     pub fn items(self, f: impl FnOnce(DownloadItems) -> DownloadItems) -> Self {
         self.map_op(|o| o.items(f))
     }
+
+    /// Sends the run as `GET` (no input: the Actor's or task's own input is used).
+    pub fn with_get(self) -> Self {
+        self.map_op(|o| o.options(ApiOp::with_get))
+    }
 }
 
 impl StreamOperation for RunSyncItems {

@@ -94,6 +94,10 @@ impl ParamValue for f64 {
         Cow::Owned(crate::path::encode_query_value(self))
     }
     fn to_json(&self) -> Value {
+        // Whole numbers as integers (`300`, not `300.0`), as the official clients send them.
+        if self.fract() == 0.0 && self.abs() < 9.0e15 {
+            return Value::from(*self as i64);
+        }
         serde_json::Number::from_f64(*self).map_or(Value::Null, Value::Number)
     }
     fn invalid(&self) -> Option<&'static str> {
@@ -268,6 +272,18 @@ impl<K> ApiOp<K> {
     /// Sends the operation as `spec` instead (the same options at another route).
     pub fn with_spec(mut self, spec: &'static OpSpec) -> Self {
         self.spec = spec;
+        self
+    }
+
+    /// The same operation sent as `GET` at the same path (run-sync's query-only variant);
+    /// the body is dropped. Unchanged if the path has no `GET`.
+    pub fn with_get(mut self) -> Self {
+        if let Some(get) =
+            super::registry::ALL.iter().find(|s| s.path == self.spec.path && s.method == http::Method::GET)
+        {
+            self.spec = get;
+            self.body = OpBody::None;
+        }
         self
     }
 

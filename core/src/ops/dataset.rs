@@ -174,20 +174,67 @@ impl<T: DeserializeOwned + Send + 'static> Operation for ListItems<T> {
 }
 
 /// `HEAD .../items`: the pagination headers of a listing without its items (how many items
-/// the filters select, cheaply).
+/// the filters select, cheaply). Takes every option of a download.
 #[derive(Debug, Clone, Default)]
+#[allow(missing_docs)]
 pub struct ItemsHead {
     /// The filters.
     pub filters: ItemFilters,
+    pub format: Option<ItemFormat>,
+    pub bom: Option<bool>,
+    pub delimiter: Option<String>,
+    pub skip_header_row: Option<bool>,
+    pub xml_root: Option<String>,
+    pub xml_row: Option<String>,
+    pub attachment: Option<bool>,
+    pub feed_title: Option<String>,
+    pub feed_description: Option<String>,
 }
 
 filter_setters!([] ItemsHead);
+setters!([] ItemsHead {
+    /// Output format (default `json`).
+    format: ItemFormat,
+    /// Prefix CSV with a byte-order mark.
+    bom: bool,
+    /// CSV delimiter.
+    delimiter: String,
+    /// CSV without the header row.
+    skip_header_row: bool,
+    /// XML root element name.
+    xml_root: String,
+    /// XML row element name.
+    xml_row: String,
+    /// Ask for `Content-Disposition: attachment`.
+    attachment: bool,
+    /// RSS title.
+    feed_title: String,
+    /// RSS description.
+    feed_description: String,
+});
+
+impl ItemsHead {
+    /// The same options as a download (for its query).
+    fn as_download(&self) -> DownloadItems {
+        DownloadItems {
+            filters: self.filters.clone(),
+            format: self.format.clone(),
+            bom: self.bom,
+            delimiter: self.delimiter.clone(),
+            skip_header_row: self.skip_header_row,
+            xml_root: self.xml_root.clone(),
+            xml_row: self.xml_row.clone(),
+            attachment: self.attachment,
+            feed_title: self.feed_title.clone(),
+            feed_description: self.feed_description.clone(),
+        }
+    }
+}
 
 impl Operation for ItemsHead {
     type Output = ListPage<()>;
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
-        let mut q = Query::new();
-        self.filters.write_query(&mut q);
+        let q = self.as_download().query();
         let req = RequestBuilder::for_op(config, &registry::DATASET_ITEMS_HEAD, target, &[]).query(q).build()?;
         Ok(Op::new(req, |r| {
             let r = r.success()?;

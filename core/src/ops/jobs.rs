@@ -140,6 +140,20 @@ impl<J: Job> WaitForFinish<J> {
     }
 }
 
+/// A copy that has not polled yet.
+impl<J: Job> Clone for WaitForFinish<J> {
+    fn clone(&self) -> Self {
+        Self { target: self.target.clone(), ..Self::new(self.spec, self.wait) }
+    }
+}
+
+impl<J: Job> IntoPlan for WaitForFinish<J> {
+    type Plan = Self;
+    fn into_plan(self) -> Self {
+        self
+    }
+}
+
 impl<J: Job> Plan for WaitForFinish<J> {
     type Output = Option<J>;
 

@@ -807,3 +807,10 @@ macro_rules! unpaged {
     )*};
 }
 unpaged!(ListVersions => ActorVersion, ListEnvVars => EnvVar);
+
+impl<Driver> crate::client::CallBuilder<Driver, ApiOp<RunSync>> {
+    /// Sends the run as `GET` (no input: the Actor's or task's own input is used).
+    pub fn with_get(self) -> Self {
+        self.map_op(ApiOp::with_get)
+    }
+}

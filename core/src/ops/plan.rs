@@ -143,6 +143,13 @@ pub struct PushChunks {
     pending: Option<Decoder<()>>,
 }
 
+/// A copy that has sent nothing yet.
+impl Clone for PushChunks {
+    fn clone(&self) -> Self {
+        Self { chunks: self.chunks.clone(), pending: None }
+    }
+}
+
 impl PushChunks {
     /// Chunks from [`super::dataset::chunk_items`].
     pub fn new(chunks: Vec<Bytes>) -> Self {
@@ -184,6 +191,19 @@ pub struct BatchAdd {
     max_parallel: usize,
     pending: VecDeque<Decoder<BatchAddResult>>,
     result: BatchAddResult,
+}
+
+/// A copy that has sent nothing yet.
+impl Clone for BatchAdd {
+    fn clone(&self) -> Self {
+        Self {
+            chunks: self.chunks.clone(),
+            forefront: self.forefront,
+            max_parallel: self.max_parallel,
+            pending: VecDeque::new(),
+            result: BatchAddResult::default(),
+        }
+    }
 }
 
 impl BatchAdd {
@@ -254,6 +274,13 @@ pub struct BatchDelete {
     chunks: VecDeque<Vec<RequestRef>>,
     pending: Option<Decoder<BatchDeleteResult>>,
     result: BatchDeleteResult,
+}
+
+/// A copy that has sent nothing yet.
+impl Clone for BatchDelete {
+    fn clone(&self) -> Self {
+        Self { chunks: self.chunks.clone(), pending: None, result: BatchDeleteResult::default() }
+    }
 }
 
 impl BatchDelete {

@@ -113,6 +113,12 @@ impl StorageKind for RequestQueues {
 #[derive(Debug)]
 pub struct GetStorage<K>(PhantomData<fn() -> K>);
 
+impl<K> Clone for GetStorage<K> {
+    fn clone(&self) -> Self {
+        Self(PhantomData)
+    }
+}
+
 impl<K> Default for GetStorage<K> {
     fn default() -> Self {
         Self(PhantomData)
@@ -140,6 +146,17 @@ pub struct UpdateStorage<K> {
     /// New access level.
     pub general_access: Option<GeneralAccess>,
     _kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Clone for UpdateStorage<K> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            title: self.title.clone(),
+            general_access: self.general_access.clone(),
+            _kind: PhantomData,
+        }
+    }
 }
 
 impl<K> Default for UpdateStorage<K> {
@@ -181,6 +198,12 @@ impl<K: StorageKind> Operation for UpdateStorage<K> {
 /// `DELETE /v2/{storages}/{id}` (a 404 is success for a client addressed by ID).
 #[derive(Debug)]
 pub struct DeleteStorage<K>(PhantomData<fn() -> K>);
+
+impl<K> Clone for DeleteStorage<K> {
+    fn clone(&self) -> Self {
+        Self(PhantomData)
+    }
+}
 
 impl<K> Default for DeleteStorage<K> {
     fn default() -> Self {
@@ -283,6 +306,12 @@ pub struct GetOrCreate<K> {
     /// Schema for a new dataset or store.
     pub schema: Option<Value>,
     _kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Clone for GetOrCreate<K> {
+    fn clone(&self) -> Self {
+        Self { name: self.name.clone(), schema: self.schema.clone(), _kind: PhantomData }
+    }
 }
 
 impl<K> Default for GetOrCreate<K> {
