@@ -240,3 +240,58 @@ fn timeouts_of_the_new_operations_follow_their_tiers() {
     assert_eq!(t(c.run("r").wait_for_finish(None).request()), Timeout::Tier(TimeoutTier::None));
     assert_eq!(t(c.log("r").get().request()), Timeout::Tier(TimeoutTier::Long));
 }
+
+#[test]
+fn live_items_of_a_running_actor_are_read_as_they_come_and_none_is_missed() {
+    // The run pushes items while it runs; `itemCount` lags behind the items that exist.
+    #[derive(Default)]
+    struct World {
+        waits: u32,
+    }
+    let world = Arc::new(Mutex::new(World::default()));
+    let w = world.clone();
+    let mock = MockClient::new(move |req| {
+        let mut w = w.lock().unwrap();
+        let (exists, counted, status) = match w.waits {
+            0 => (4, 3, "RUNNING"),
+            1 => (8, 7, "RUNNING"),
+            _ => (9, 7, "SUCCEEDED"),
+        };
+        match req.uri.path() {
+            "/v2/actors/a/runs/last" => MockResponse::json(200, run("r1", "RUNNING")),
+            "/v2/actor-runs/r1" => {
+                assert_eq!(req.query("waitForFinish").as_deref(), Some("5"));
+                w.waits += 1;
+                let status = if w.waits >= 2 { "SUCCEEDED" } else { "RUNNING" };
+                MockResponse::json(200, run("r1", status)).after(Duration::from_secs(5))
+            }
+            "/v2/actor-runs/r1/dataset" => MockResponse::json(
+                200,
+                json!({"data": {"id": "d", "userId": "u", "createdAt": "2026-01-01T00:00:00.000Z",
+                    "modifiedAt": "2026-01-01T00:00:00.000Z", "accessedAt": "2026-01-01T00:00:00.000Z",
+                    "itemCount": counted, "cleanItemCount": counted, "consoleUrl": "x"}}),
+            ),
+            "/v2/actor-runs/r1/dataset/items" => {
+                let offset: u64 = req.query("offset").unwrap().parse().unwrap();
+                let limit: u64 = req.query("limit").unwrap().parse().unwrap();
+                let items: Vec<Value> = (offset..exists.min(offset + limit)).map(|i| json!({"i": i})).collect();
+                let count = items.len().to_string();
+                let _ = status;
+                MockResponse::json(200, Value::Array(items)).header("x-apify-pagination-count", &count)
+            }
+            other => panic!("unexpected {other}"),
+        }
+    });
+    let got: Vec<u64> = client(&mock)
+        .actor("a")
+        .last_run()
+        .iterate_dataset_items()
+        .map_plan(|p| p.chunk_size(2))
+        .map(|r| r.unwrap()["i"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, (0..9).collect::<Vec<_>>(), "every item once, in order");
+    assert_eq!(world.lock().unwrap().waits, 2);
+    let paths: Vec<String> = mock.requests().iter().map(|r| r.uri.path().to_owned()).collect();
+    assert_eq!(paths[0], "/v2/actors/a/runs/last", "the last run is resolved first");
+    assert!(paths[1..].iter().all(|p| p.starts_with("/v2/actor-runs/r1")), "{paths:?}");
+}

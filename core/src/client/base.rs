@@ -147,3 +147,23 @@ macro_rules! resource_client {
     };
 }
 pub(crate) use resource_client;
+
+impl<D: super::http::Environment> Base<D> {
+    pub(crate) fn wall_clock(&self) -> Option<std::time::SystemTime> {
+        self.inner.driver.wall_clock()
+    }
+}
+
+impl<D: super::http::HttpClient> Base<D> {
+    /// The driver's timer (`None` without one).
+    pub(crate) fn sleep(&self, d: std::time::Duration) -> Option<super::http::BoxFuture<'static, ()>> {
+        super::http::HttpClient::sleep(&self.inner.driver, d)
+    }
+}
+
+impl<D: super::http::BlockingHttpClient> Base<D> {
+    /// Blocks on the driver's timer; `false` without one.
+    pub(crate) fn sleep_blocking(&self, d: std::time::Duration) -> bool {
+        super::http::BlockingHttpClient::sleep(&self.inner.driver, d)
+    }
+}

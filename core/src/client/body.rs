@@ -307,7 +307,7 @@ impl BodyReader {
         Ok(out.into())
     }
 
-    fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+    pub(crate) fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         loop {
             match self.inner.read(buf) {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

@@ -41,6 +41,18 @@ impl<D> LogClient<D> {
         Self { base, scope }
     }
 
+    pub(crate) fn base(&self) -> &Base<D> {
+        &self.base
+    }
+
+    pub(crate) fn base_call<O>(&self, op: O) -> CallBuilder<D, O> {
+        self.base.call(op)
+    }
+
+    pub(crate) fn spec(&self) -> &'static OpSpec {
+        self.scope.spec()
+    }
+
     /// The log as text, or `None` if a log addressed by ID does not exist (`.raw(true)`
     /// keeps ANSI codes).
     pub fn get(&self) -> CallBuilder<D, ApiOp<GetLog>> {

@@ -17,7 +17,9 @@ mod log;
 #[cfg(any(test, feature = "test-util"))]
 pub mod mock;
 mod paginator;
+mod plan_stream;
 mod raw;
+mod redirect;
 mod run;
 mod run_sync;
 mod schedule;
@@ -41,7 +43,9 @@ pub use http::{
 };
 pub use log::{LogClient, StreamLog};
 pub use paginator::Paginator;
+pub use plan_stream::PlanStream;
 pub use raw::{RawCall, RawRequest, RawStreamCall};
+pub use redirect::{StatusMessageWatcher, StreamedLog, log_to_tracing};
 pub use run::{RunClient, RunCollectionClient};
 pub use run_sync::RunSyncItems;
 pub use schedule::{ScheduleClient, ScheduleCollectionClient};

@@ -7,11 +7,15 @@ use super::base::{Base, resource_client};
 use super::builder::CallBuilder;
 use super::log::{LogClient, LogScope};
 use super::paginator::Paginator;
+use super::plan_stream::PlanStream;
+use super::redirect::{StatusMessageWatcher, StreamedLog};
 use super::storage::{DatasetClient, KeyValueStoreClient, RequestQueueClient};
 use crate::models::{ActorJobStatus, Run, RunOrigin};
 use crate::ops::api::ApiOp;
+use crate::ops::dataset::ItemFilters;
 use crate::ops::jobs::{Charge, WaitForFinish};
 use crate::ops::kinds::{AbortRun, Delete, GetRun, ListRuns, Metamorph, Reboot, Resurrect, UpdateRun};
+use crate::ops::live::LiveItems;
 use crate::ops::registry::{self as r, OpSpec};
 use crate::path::{Query, safe_id};
 
@@ -189,6 +193,38 @@ impl<D> RunClient<D> {
     /// The run's log.
     pub fn log(&self) -> LogClient<D> {
         LogClient::new(self.base.chained("log"), LogScope::Run)
+    }
+
+    /// The items of the run's default dataset as they are pushed, until the run has ended
+    /// and every item is read (client-behaviour §9.5): a `Stream` on async drivers, an
+    /// `Iterator` on blocking ones. `.map_plan(|p| p.chunk_size(500).poll_interval(..))`;
+    /// filters with `.map_plan(|mut p| { p.filters_mut().clean = Some(true); p })`.
+    pub fn iterate_dataset_items(&self) -> PlanStream<D, LiveItems> {
+        let target = self.base.parts(()).map(|(t, ())| t);
+        PlanStream::new(self.base.inner.clone(), target, LiveItems::new(self.get_spec(), ItemFilters::default()))
+    }
+
+    pub(crate) fn base(&self) -> &Base<D> {
+        &self.base
+    }
+
+    fn logger_name(&self) -> String {
+        format!("apify.run runId:{}", self.resource_id().unwrap_or("?"))
+    }
+
+    /// The run's live log redirected to `tracing` (target `apify::actor_log`), message by
+    /// message at the level each suggests, until the log ends (`.from_start(false)`,
+    /// `.on_message(..)`); `.await` or `.send()` it, e.g. in a task of its own.
+    pub fn get_streamed_log(&self) -> StreamedLog<D> {
+        let log = self.log();
+        let spec = log.spec();
+        StreamedLog::new(log, spec, self.logger_name())
+    }
+
+    /// Logs `Status: .., Message: ..` whenever the run's status or message changes, until
+    /// the run ends (`.check_period(..)`, `.on_change(..)`).
+    pub fn get_status_message_watcher(&self) -> StatusMessageWatcher<D> {
+        StatusMessageWatcher::new(self.clone(), self.logger_name())
     }
 }
 

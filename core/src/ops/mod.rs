@@ -18,6 +18,7 @@ pub mod dataset;
 pub mod jobs;
 pub mod key_value_store;
 pub mod kinds;
+pub mod live;
 pub mod paginate;
 pub mod plan;
 pub mod registry;

@@ -24,11 +24,13 @@
 pub mod json_array;
 pub mod jsonl;
 pub mod lines;
+pub mod log;
 mod scan;
 
 pub use json_array::JsonArrayDecoder;
 pub use jsonl::JsonLinesDecoder;
 pub use lines::LineDecoder;
+pub use log::{LogLevel, LogMessage, LogSplitter};
 
 /// Error produced by the stream decoders.
 ///
