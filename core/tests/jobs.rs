@@ -295,3 +295,27 @@ fn live_items_of_a_running_actor_are_read_as_they_come_and_none_is_missed() {
     assert_eq!(paths[0], "/v2/actors/a/runs/last", "the last run is resolved first");
     assert!(paths[1..].iter().all(|p| p.starts_with("/v2/actor-runs/r1")), "{paths:?}");
 }
+
+#[test]
+fn a_driver_without_clock_or_timer_still_ends_a_wait() {
+    use apify_core::client::{BlockingHttpClient, BlockingHttpRequest, BlockingHttpResponse, Environment};
+    // No clock, no timer: time stands still, so the grace and the deadline are counted in
+    // polls instead.
+    struct Stuck(MockClient);
+    impl Environment for Stuck {}
+    impl BlockingHttpClient for Stuck {
+        fn call(&self, r: BlockingHttpRequest) -> Result<BlockingHttpResponse, apify_core::error::TransportError> {
+            self.0.call(r)
+        }
+    }
+    let mock = MockClient::new(|_| MockResponse::error(404, "record-not-found", "no run"));
+    let c = ApifyClient::with_custom_http_client(Config::new(), Stuck(mock.clone()));
+    assert!(c.run("r").wait_for_finish(None).send().unwrap().is_none());
+    assert!(mock.requests().len() <= 16, "{} polls", mock.requests().len());
+
+    let mock = MockClient::new(|_| MockResponse::json(200, run("r", "RUNNING")));
+    let c = ApifyClient::with_custom_http_client(Config::new(), Stuck(mock.clone()));
+    let got = c.run("r").wait_for_finish(Some(Duration::from_secs(2))).send().unwrap().unwrap();
+    assert_eq!(got.status, ActorJobStatus::Running);
+    assert!(mock.requests().len() <= 10, "{} polls", mock.requests().len());
+}

@@ -6,4 +6,4 @@ pub mod python;
 pub mod server;
 
 pub use emulator::Emulator;
-pub use server::{RecordedRequest, Reply, ScriptedServer};
+pub use server::{RecordedRequest, Reply, ScriptedServer, run_json};

@@ -42,8 +42,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 use self::conn::{ConnState, FaultableIo};
-pub use self::reply::Reply;
 use self::reply::{BoxError, ResBody};
+pub use self::reply::{Reply, run_json};
 pub use self::request::RecordedRequest;
 
 /// A route or fallback handler: builds a reply from the request that arrived.

@@ -93,6 +93,10 @@ pub struct WaitForFinish<J> {
     wait: Option<Duration>,
     deadline: Option<Instant>,
     not_found_until: Option<Instant>,
+    // Pauses so far (and since the first 404): a driver without a clock still ends the
+    // wait, since each pause counts as at least 250 ms.
+    pauses: u32,
+    not_found_pauses: Option<u32>,
     last: Option<J>,
     state: WaitState<J>,
     started: bool,
@@ -107,6 +111,8 @@ impl<J: Job> WaitForFinish<J> {
             wait,
             deadline: None,
             not_found_until: None,
+            pauses: 0,
+            not_found_pauses: None,
             last: None,
             state: WaitState::Poll,
             started: false,
@@ -120,7 +126,14 @@ impl<J: Job> WaitForFinish<J> {
     }
 
     fn past_deadline(&self, now: Instant) -> bool {
-        self.deadline.is_some_and(|d| now >= d)
+        let Some(wait) = self.wait else { return false };
+        self.deadline.is_some_and(|d| now >= d) || POLL_PAUSE * self.pauses >= wait
+    }
+
+    fn grace_over(&self, now: Instant) -> bool {
+        let by_clock = self.not_found_until.is_some_and(|until| now > until);
+        let by_pauses = self.not_found_pauses.is_some_and(|p| POLL_PAUSE * (self.pauses - p) > NOT_FOUND_GRACE);
+        by_clock || by_pauses
     }
 
     fn poll(&self, cx: &PlanCx<'_>) -> Result<ApiRequest, Error> {
@@ -167,6 +180,7 @@ impl<J: Job> Plan for WaitForFinish<J> {
                 WaitState::Poll => return Ok(Step::Send(self.poll(cx)?)),
                 WaitState::Got(job) => {
                     self.not_found_until = None;
+                    self.not_found_pauses = None;
                     if job.status().is_terminal() || self.past_deadline(cx.now) {
                         self.state = WaitState::Done(Some(job));
                         return Ok(Step::Done);
@@ -179,18 +193,18 @@ impl<J: Job> Plan for WaitForFinish<J> {
                         self.state = WaitState::Done(self.last.take());
                         return Ok(Step::Done);
                     }
-                    match self.not_found_until {
-                        None => self.not_found_until = Some(cx.now + NOT_FOUND_GRACE),
-                        Some(until) if cx.now > until => {
-                            self.state = WaitState::Done(None);
-                            return Ok(Step::Done);
-                        }
-                        Some(_) => {}
+                    if self.not_found_until.is_none() {
+                        self.not_found_until = Some(cx.now + NOT_FOUND_GRACE);
+                        self.not_found_pauses = Some(self.pauses);
+                    } else if self.grace_over(cx.now) {
+                        self.state = WaitState::Done(None);
+                        return Ok(Step::Done);
                     }
                     self.state = WaitState::Pause;
                 }
                 WaitState::Pause => {
                     self.state = WaitState::Poll;
+                    self.pauses += 1;
                     return Ok(Step::Wait { duration: POLL_PAUSE, optional: true });
                 }
                 done @ WaitState::Done(_) => {

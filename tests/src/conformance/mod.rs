@@ -26,6 +26,7 @@
 
 mod capture;
 mod faults;
+mod jobs;
 mod storage;
 mod wire;
 
@@ -34,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use apify_core::client::{
     ApifyClient, BlockingHttpClient, BodyReader, BodyStream, CallBuilder, Environment, HttpClient, KeyValueStoreClient,
-    Paginator, StreamCall,
+    Paginator, StreamCall, StreamLog,
 };
 use apify_core::config::Config;
 use apify_core::error::Error;
@@ -78,6 +79,8 @@ pub trait Mode<D>: Send + Sync {
         content_type: &str,
         chunks: Vec<Bytes>,
     ) -> Result<(), Error>;
+    /// Follows a log line by line (`None`: no such log).
+    fn log_lines<'a>(&'a self, call: StreamCall<D, StreamLog>) -> Result<Option<Chunks<'a, String>>, Error>;
 }
 
 /// Runs blocking drivers ([`BlockingHttpClient`]) with `.send()` and plain iterators.
@@ -124,6 +127,10 @@ impl<D: BlockingHttpClient> Mode<D> for Blocking {
         // A reader that hands out one chunk at a time, as a file or a socket would.
         let reader = ChunkReader { chunks: chunks.into_iter(), pending: Bytes::new() };
         store.upload_record(key, content_type, reader).send()
+    }
+
+    fn log_lines<'a>(&'a self, call: StreamCall<D, StreamLog>) -> Result<Option<Chunks<'a, String>>, Error> {
+        Ok(call.send()?.map(|lines| Box::new(lines) as Chunks<'a, String>))
     }
 }
 
@@ -176,6 +183,11 @@ impl<D: HttpClient, E: BlockOn> Mode<D> for Async<E> {
     ) -> Result<(), Error> {
         let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
         self.0.block_on(store.upload_record(key, content_type, stream).into_future())
+    }
+
+    fn log_lines<'a>(&'a self, call: StreamCall<D, StreamLog>) -> Result<Option<Chunks<'a, String>>, Error> {
+        let Some(mut lines) = self.0.block_on(call.into_future())? else { return Ok(None) };
+        Ok(Some(Box::new(std::iter::from_fn(move || self.0.block_on(lines.next())))))
     }
 }
 
@@ -327,6 +339,7 @@ pub fn run_conformance<D: Environment, M: Mode<D>>(target: &Target<D, M>) -> Rep
             ("streamed upload, chunked, one attempt", wire::streamed_upload),
         ]);
         scenarios.extend(faults::scenarios::<D, M>());
+        scenarios.extend(jobs::scenarios::<D, M>());
     }
     let results = scenarios
         .into_iter()

@@ -117,6 +117,27 @@ impl Reply {
             .header("x-apify-pagination-desc", if desc { "true" } else { "false" })
     }
 
+    /// A run as `GET /v2/actor-runs/{id}` serves it: `{"data": Run}` with this status.
+    pub fn run(id: &str, status: &str) -> Self {
+        Self::json(200, run_json(id, status))
+    }
+
+    /// A build as `GET /v2/actor-builds/{id}` serves it, with this status.
+    pub fn build(id: &str, status: &str) -> Self {
+        Self::json(
+            200,
+            serde_json::json!({"data": {
+                "id": id, "actId": "a", "userId": "u", "startedAt": "2026-01-01T00:00:00.000Z", "status": status,
+                "meta": {"origin": "API"}, "buildNumber": "0.0.1"
+            }}),
+        )
+    }
+
+    /// A log as `GET …/log` serves it (plain text).
+    pub fn log(text: &str) -> Self {
+        Self::text(200, text)
+    }
+
     /// Adds a header; repeat the call to send a header several times.
     ///
     /// # Panics
@@ -430,4 +451,15 @@ impl Pacer {
         }
         true
     }
+}
+
+/// `{"data": Run}` of a run with this ID and status (the fields the model requires).
+pub fn run_json(id: &str, status: &str) -> serde_json::Value {
+    serde_json::json!({"data": {
+        "id": id, "actId": "a", "userId": "u", "startedAt": "2026-01-01T00:00:00.000Z", "status": status,
+        "meta": {"origin": "API"}, "stats": {},
+        "options": {"build": "latest", "timeoutSecs": 0, "memoryMbytes": 1024, "diskMbytes": 2048},
+        "buildId": "b", "defaultKeyValueStoreId": "k", "defaultDatasetId": "d", "defaultRequestQueueId": "q",
+        "generalAccess": "FOLLOW_USER_SETTING"
+    }})
 }
