@@ -153,3 +153,23 @@ fn lines_smoke() {
 fn retry_smoke() {
     smoke("retry", fuzzing::retry, 4);
 }
+
+#[test]
+fn log_messages_corpus() {
+    replay("log_messages", fuzzing::log_messages);
+}
+
+#[test]
+fn log_messages_smoke() {
+    smoke("log_messages", fuzzing::log_messages, 5);
+}
+
+#[test]
+fn job_models_corpus() {
+    replay("job_models", fuzzing::job_models);
+}
+
+#[test]
+fn job_models_smoke() {
+    smoke("job_models", fuzzing::job_models, 6);
+}
