@@ -2,8 +2,10 @@
 //! so `apify_hyper::Error` and `apify_isahc::Error` are the same type, listed once.
 
 pub use crate::client::{
-    BodyReader, BodyStream, CallBuilder, DatasetClient, DatasetCollectionClient, KeyValueStoreClient,
-    KeyValueStoreCollectionClient, Paginator, RequestQueueClient, RequestQueueCollectionClient,
+    ActorClient, ActorCollectionClient, BodyReader, BodyStream, BuildClient, CallBuilder, DatasetClient,
+    DatasetCollectionClient, KeyValueStoreClient, KeyValueStoreCollectionClient, LogClient, Paginator,
+    RequestQueueClient, RequestQueueCollectionClient, RunClient, RunCollectionClient, ScheduleClient, TaskClient,
+    UserClient, WebhookClient,
 };
 pub use crate::config::{Config, RequestCompression, Timeout, TimeoutTier, Timeouts};
 pub use crate::error::{ApiError, ApiErrorKind, Error, ErrorType, GiveUpReason};

@@ -2,3 +2,4 @@
 //! library holds what they (and the tests) share.
 
 pub mod ureq_driver;
+pub mod usage;
