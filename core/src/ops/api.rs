@@ -550,6 +550,9 @@ macro_rules! kinds {
             impl $crate::ops::api::OpKind for $name {
                 type Output = $out;
                 $(const IDEMPOTENT: bool = kinds!(@idem $idem);)?
+                // Inline: the model's decoder is compiled where the operation is used, not
+                // for every operation in the core (the core's build time stays flat).
+                #[inline]
                 #[allow(unused_variables)]
                 fn decode(
                     r: $crate::response::Response,

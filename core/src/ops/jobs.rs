@@ -253,6 +253,7 @@ impl StartPlan {
 impl Plan for StartPlan {
     type Output = Run;
 
+    #[inline]
     fn next(&mut self, cx: &PlanCx<'_>) -> Result<Step, Error> {
         if self.run.is_some() {
             return Ok(Step::Done);
@@ -281,6 +282,7 @@ impl Plan for StartPlan {
         Ok(Step::Send(self.op.request(cx.config, cx.target, false)?))
     }
 
+    #[inline]
     fn on_response(&mut self, response: Response) -> Result<(), Error> {
         if !response.is_success() && self.op.plan.wait_for_resources != WaitForResources::No {
             let error = response.to_api_error();
@@ -298,6 +300,7 @@ impl Plan for StartPlan {
         Ok(())
     }
 
+    #[inline]
     fn finish(self) -> Result<Run, Error> {
         self.run.ok_or_else(|| Error::invalid_argument("plan: the run was not started"))
     }
@@ -330,6 +333,7 @@ impl IntoPlan for ApiOp<RunCall> {
 impl Plan for CallPlan {
     type Output = Option<Run>;
 
+    #[inline]
     fn next(&mut self, cx: &PlanCx<'_>) -> Result<Step, Error> {
         if let Some(start) = &mut self.start {
             match start.next(cx)? {
@@ -348,6 +352,7 @@ impl Plan for CallPlan {
         }
     }
 
+    #[inline]
     fn on_response(&mut self, response: Response) -> Result<(), Error> {
         match (&mut self.start, &mut self.wait) {
             (Some(start), _) => start.on_response(response),
@@ -356,6 +361,7 @@ impl Plan for CallPlan {
         }
     }
 
+    #[inline]
     fn finish(self) -> Result<Option<Run>, Error> {
         match self.wait {
             Some(wait) => wait.finish(),
@@ -451,6 +457,7 @@ impl IntoPlan for Charge {
 impl Plan for Charge {
     type Output = ();
 
+    #[inline]
     fn next(&mut self, cx: &PlanCx<'_>) -> Result<Step, Error> {
         if self.sent {
             return Ok(Step::Done);
@@ -459,10 +466,12 @@ impl Plan for Charge {
         Ok(Step::Send(self.request(cx)?))
     }
 
+    #[inline]
     fn on_response(&mut self, response: Response) -> Result<(), Error> {
         response.success().map(drop)
     }
 
+    #[inline]
     fn finish(self) -> Result<(), Error> {
         Ok(())
     }

@@ -146,6 +146,7 @@ kinds! {
     DecodeAndVerify: DecodeAndVerifyData = data("DecodeAndVerifyData");
 }
 
+#[inline]
 fn decode_run_sync(r: crate::response::Response, _: crate::response::NotFound) -> Result<Record, crate::error::Error> {
     let key = r
         .url
@@ -179,6 +180,7 @@ impl UserInfo {
     }
 }
 
+#[inline]
 fn decode_user(
     r: crate::response::Response,
     nf: crate::response::NotFound,
@@ -191,6 +193,7 @@ fn decode_user(
     }
 }
 
+#[inline]
 fn decode_valid(r: crate::response::Response, _: crate::response::NotFound) -> Result<bool, crate::error::Error> {
     #[derive(serde::Deserialize)]
     struct Valid {
@@ -204,6 +207,7 @@ fn decode_valid(r: crate::response::Response, _: crate::response::NotFound) -> R
     }
 }
 
+#[inline]
 fn decode_opt_json(
     r: crate::response::Response,
     nf: crate::response::NotFound,
@@ -214,6 +218,7 @@ fn decode_opt_json(
     r.success()?.json("task input").map(Some)
 }
 
+#[inline]
 fn decode_browser_info(
     r: crate::response::Response,
     _: crate::response::NotFound,

@@ -119,6 +119,7 @@ impl LiveItems {
 impl ItemPlan for LiveItems {
     type Item = Value;
 
+    #[inline]
     fn next(&mut self, cx: &PlanCx<'_>) -> Result<Step, Error> {
         if let Some(0) = self.left() {
             self.phase = Phase::Done;
@@ -164,6 +165,7 @@ impl ItemPlan for LiveItems {
         }
     }
 
+    #[inline]
     fn on_response(&mut self, response: Response) -> Result<Vec<Value>, Error> {
         match self.sent {
             Phase::ResolveRun | Phase::WaitRun => {
