@@ -402,11 +402,116 @@ impl Call {
     }
 }
 
-/// Resolves a `Location` against the current URI (absolute, absolute-path, or relative).
+/// Resolves a `Location` against the current URI (RFC 3986 §5.2: absolute, network-path,
+/// absolute-path or relative references; the fragment is dropped).
 fn resolve(base: &Uri, location: &str) -> Option<Uri> {
-    let base = url::Url::parse(&base.to_string()).ok()?;
-    base.join(location).ok()?.as_str().parse().ok()
+    let reference = location.trim();
+    let reference = reference.split_once('#').map_or(reference, |(r, _)| r);
+    let scheme_end = reference.find(':').filter(|&i| {
+        i > 0 && reference[..i].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    });
+    if scheme_end.is_some_and(|i| reference[..i].bytes().next().is_some_and(|b| b.is_ascii_alphabetic())) {
+        return reference.parse().ok();
+    }
+    let scheme = base.scheme_str()?;
+    if let Some(rest) = reference.strip_prefix("//") {
+        return format!("{scheme}://{rest}").parse().ok();
+    }
+    let authority = base.authority()?;
+    let (path, query) = match reference.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (reference, None),
+    };
+    let (path, query) = if path.is_empty() {
+        (base.path().to_owned(), query.or_else(|| if reference.is_empty() { base.query() } else { None }))
+    } else if path.starts_with('/') {
+        (remove_dot_segments(path), query)
+    } else {
+        let dir = base.path().rsplit_once('/').map_or("", |(d, _)| d);
+        (remove_dot_segments(&format!("{dir}/{path}")), query)
+    };
+    let mut out = format!("{scheme}://{authority}{path}");
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out.parse().ok()
+}
+
+/// RFC 3986 §5.2.4 on an absolute path.
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, seg) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *seg {
+            "." => {
+                if last {
+                    out.push("");
+                }
+            }
+            ".." => {
+                out.pop();
+                if last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    format!("/{}", out.join("/"))
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::resolve;
+    use http::Uri;
+
+    #[test]
+    fn references_resolve_as_rfc_3986_says() {
+        // The examples of RFC 3986 §5.4 (normal and abnormal), base http://a/b/c/d;p?q.
+        let base: Uri = "http://a/b/c/d;p?q".parse().unwrap();
+        let cases = [
+            ("g:h", "g:h"),
+            ("g", "http://a/b/c/g"),
+            ("./g", "http://a/b/c/g"),
+            ("g/", "http://a/b/c/g/"),
+            ("/g", "http://a/g"),
+            ("//g", "http://g/"),
+            ("?y", "http://a/b/c/d;p?y"),
+            ("g?y", "http://a/b/c/g?y"),
+            ("#s", "http://a/b/c/d;p?q"),
+            ("g#s", "http://a/b/c/g"),
+            (";x", "http://a/b/c/;x"),
+            ("", "http://a/b/c/d;p?q"),
+            (".", "http://a/b/c/"),
+            ("./", "http://a/b/c/"),
+            ("..", "http://a/b/"),
+            ("../", "http://a/b/"),
+            ("../g", "http://a/b/g"),
+            ("../..", "http://a/"),
+            ("../../g", "http://a/g"),
+            ("../../../g", "http://a/g"),
+            ("/./g", "http://a/g"),
+            ("/../g", "http://a/g"),
+            ("g.", "http://a/b/c/g."),
+            ("..g", "http://a/b/c/..g"),
+            ("./../g", "http://a/b/g"),
+            ("g/./h", "http://a/b/c/g/h"),
+            ("g/../h", "http://a/b/c/h"),
+            ("https://other.example/x?y", "https://other.example/x?y"),
+        ];
+        for (reference, want) in cases {
+            let got = resolve(&base, reference).map(|u| u.to_string());
+            // `http::Uri` writes an authority-only URI without its root slash.
+            let want = want.to_owned();
+            assert!(
+                got.as_deref() == Some(&want) || got.as_deref() == want.strip_suffix('/'),
+                "{reference:?}: {got:?}, want {want}"
+            );
+        }
+    }
+}

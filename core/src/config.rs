@@ -118,7 +118,9 @@ pub enum RequestCompression {
     /// gzip, level 6, for compressible bodies of at least 1024 bytes (the official clients).
     #[default]
     Gzip,
-    /// brotli, quality 6, under the same conditions (what the Apify SDK uses for itself).
+    /// brotli, quality 6, under the same conditions (what the Apify SDK uses for itself);
+    /// with the `brotli-requests` feature.
+    #[cfg(feature = "brotli-requests")]
     Brotli,
     /// Never compress.
     Off,
@@ -181,17 +183,26 @@ impl fmt::Debug for Config {
 
 /// Strips trailing `/` and appends `/v2` unless the path already ends in it.
 fn normalize_api_url(raw: &str, with_version: bool) -> Result<String, Error> {
-    let parsed =
-        url::Url::parse(raw.trim()).map_err(|e| Error::invalid_argument(format!("invalid API URL {raw:?}: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(Error::invalid_argument(format!(
-            "invalid API URL {raw:?}: expected an http or https URL with a host"
-        )));
+    let raw_trimmed = raw.trim();
+    let invalid = |why: &dyn fmt::Display| Error::invalid_argument(format!("invalid API URL {raw:?}: {why}"));
+    if raw_trimmed.contains('#') || raw_trimmed.contains('?') {
+        return Err(invalid(&"a base URL takes no query or fragment"));
     }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(Error::invalid_argument(format!("invalid API URL {raw:?}: a base URL takes no query or fragment")));
+    let parsed: http::Uri = raw_trimmed.parse().map_err(|e| invalid(&e))?;
+    let scheme = parsed.scheme_str().map(str::to_ascii_lowercase);
+    let host = parsed.host().filter(|h| !h.is_empty());
+    let (Some(scheme @ ("http" | "https")), Some(host)) = (scheme.as_deref(), host) else {
+        return Err(invalid(&"expected an http or https URL with a host"));
+    };
+    // The form `url::Url` gives: lower-case scheme and host, no default port.
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let mut s = format!("{scheme}://{}", host.to_ascii_lowercase());
+    if let Some(port) = parsed.port_u16().filter(|p| *p != default_port) {
+        s.push(':');
+        s.push_str(&port.to_string());
     }
-    let mut s = parsed.as_str().trim_end_matches('/').to_owned();
+    s.push_str(parsed.path());
+    let mut s = s.trim_end_matches('/').to_owned();
     let has_version = s.ends_with("/v2");
     if with_version && !has_version {
         s.push_str("/v2");
@@ -431,6 +442,12 @@ mod tests {
         assert!(Config::new().with_api_url("ftp://x").is_err());
         assert!(Config::new().with_api_url("not a url").is_err());
         assert!(Config::new().with_api_url("http://h/?token=x").is_err());
+        assert!(Config::new().with_api_url("http://h/#x").is_err());
+        assert!(Config::new().with_api_url("/relative").is_err());
+        let c = Config::new().with_api_url(" HTTPS://API.Apify.com:443/ ").unwrap();
+        assert_eq!(c.api_base_url(), "https://api.apify.com/v2");
+        let c = Config::new().with_api_url("http://[::1]:8080").unwrap();
+        assert_eq!(c.api_base_url(), "http://[::1]:8080/v2");
     }
 
     #[test]

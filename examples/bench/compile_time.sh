@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Clean release builds, timed in one run: `apify-core` and `apify-hyper` at a base commit
-# and at the work tree's HEAD, and the crates.io `apify-client` 0.15.0 peer (reqwest-based).
+# and at the work tree's HEAD, and the crates.io `apify-client` 0.15.0 peer (reqwest-based),
+# both with its default TLS (native-tls: the system's OpenSSL, no HTTP/2) and with its
+# `rustls` feature (like ours: rustls and ring, no system library).
 #
 #   examples/bench/compile_time.sh [BASE_REV]      # BASE_REV defaults to HEAD~1
 #
@@ -14,20 +16,15 @@ work="$(mktemp -d)"
 trap 'git -C "$root" worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 git -C "$root" worktree add --detach "$work/base" "$base_rev" >/dev/null 2>&1
-mkdir -p "$work/peer/src"
-cat >"$work/peer/Cargo.toml" <<'TOML'
-[package]
-name = "peer-build"
-version = "0.0.0"
-edition = "2021"
-publish = false
-[dependencies]
-apify-client = "=0.15.0"
-[workspace]
-TOML
-# A library re-exporting the peer, built like ours (no binary to link).
-echo 'pub use apify_client;' >"$work/peer/src/lib.rs"
-(cd "$work/peer" && cargo fetch --quiet) || { echo "could not fetch apify-client 0.15.0"; exit 1; }
+peer() { # dir dependency-spec
+    mkdir -p "$1/src"
+    printf '[package]\nname = "peer-build"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n[dependencies]\napify-client = %s\n[workspace]\n' "$2" >"$1/Cargo.toml"
+    # A library re-exporting the peer, built like ours (no binary to link).
+    echo 'pub use apify_client;' >"$1/src/lib.rs"
+    (cd "$1" && cargo fetch --quiet) || { echo "could not fetch apify-client 0.15.0"; exit 1; }
+}
+peer "$work/peer" '"=0.15.0"'
+peer "$work/peer-rustls" '{ version = "=0.15.0", default-features = false, features = ["rustls"] }'
 (cd "$root" && cargo fetch --quiet)
 (cd "$work/base" && cargo fetch --quiet)
 
@@ -48,6 +45,7 @@ results=$(
     timed hyper-base "$work/base" -p apify-hyper
     timed hyper-head "$root" -p apify-hyper
     timed peer "$work/peer"
+    timed peer-rustls "$work/peer-rustls"
 )
 echo "$results" | awk -v rev="$base_rev" '
     { t[$1] = $2 }
@@ -55,5 +53,6 @@ echo "$results" | awk -v rev="$base_rev" '
         printf "clean release build (s), one run, base = %s\n", rev
         printf "  apify-core    base %6.1f   head %6.1f   head/base %.2f\n", t["core-base"], t["core-head"], t["core-head"] / t["core-base"]
         printf "  apify-hyper   base %6.1f   head %6.1f   head/base %.2f\n", t["hyper-base"], t["hyper-head"], t["hyper-head"] / t["hyper-base"]
-        printf "  apify-client 0.15.0 (crates.io peer) %6.1f   apify-hyper head / peer %.2f\n", t["peer"], t["hyper-head"] / t["peer"]
+        printf "  apify-client 0.15.0, native-tls (default) %6.1f   apify-hyper head / peer %.2f\n", t["peer"], t["hyper-head"] / t["peer"]
+        printf "  apify-client 0.15.0, rustls               %6.1f   apify-hyper head / peer %.2f\n", t["peer-rustls"], t["hyper-head"] / t["peer-rustls"]
     }'

@@ -60,7 +60,7 @@ impl MockRequest {
     /// A query parameter (form-decoded).
     pub fn query(&self, name: &str) -> Option<String> {
         let q = self.uri.query()?;
-        url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+        form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
     }
 
     /// A header as a string.

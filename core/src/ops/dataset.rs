@@ -161,6 +161,7 @@ pub fn items_page<T: DeserializeOwned>(resp: &Response) -> Result<ListPage<T>, E
 
 impl<T: DeserializeOwned + Send + 'static> Operation for ListItems<T> {
     type Output = ListPage<T>;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let mut q = Query::new();
         self.filters.write_query(&mut q);
@@ -233,6 +234,7 @@ impl ItemsHead {
 
 impl Operation for ItemsHead {
     type Output = ListPage<()>;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let q = self.as_download().query();
         let req = RequestBuilder::for_op(config, &registry::DATASET_ITEMS_HEAD, target, &[]).query(q).build()?;
@@ -354,6 +356,7 @@ impl DownloadItems {
 
 impl Operation for DownloadItems {
     type Output = Bytes;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Bytes>, Error> {
         Ok(Op::new(self.api_request(config, target, false)?, |r| Ok(r.success()?.body)))
     }
@@ -379,6 +382,7 @@ impl PushItems {
 
 impl Operation for PushItems {
     type Output = ();
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<()>, Error> {
         if self.body.len() > MAX_PAYLOAD_BYTES {
             return Err(Error::invalid_argument(format!(
@@ -442,6 +446,7 @@ pub struct GetStatistics;
 
 impl Operation for GetStatistics {
     type Output = DatasetStatistics;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let req = RequestBuilder::new(
             config,

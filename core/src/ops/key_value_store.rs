@@ -59,6 +59,7 @@ impl ListKeys {
 
 impl Operation for ListKeys {
     type Output = ListOfKeys;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<ListOfKeys>, Error> {
         let (name, tier) = if self.iterating {
             ("KeyValueStoreClient.iterate_keys", TimeoutTier::Long)
@@ -153,6 +154,7 @@ setters!([] GetRecord {
 
 impl Operation for GetRecord {
     type Output = Option<Record>;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let req = record_request(
             config,
@@ -205,6 +207,7 @@ setters!(streamed [] GetRecordAsBytes {
 
 impl Operation for GetRecordAsBytes {
     type Output = Option<Record<Bytes>>;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let req = self.api_request(config, target, false)?;
         let key = self.key.clone();
@@ -228,6 +231,7 @@ pub struct RecordExists {
 
 impl Operation for RecordExists {
     type Output = bool;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<bool>, Error> {
         let seg = key_segment(&self.key)?;
         let req = RequestBuilder::new(
@@ -349,6 +353,7 @@ impl SetRecord {
 
 impl Operation for SetRecord {
     type Output = ();
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<()>, Error> {
         let seg = key_segment(&self.key)?;
         let spec =
@@ -398,6 +403,7 @@ pub struct DeleteRecord {
 
 impl Operation for DeleteRecord {
     type Output = ();
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<()>, Error> {
         let seg = key_segment(&self.key)?;
         let req = RequestBuilder::new(

@@ -152,7 +152,7 @@ fn decode_run_sync(r: crate::response::Response, _: crate::response::NotFound) -
         .url
         .query()
         .and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "outputRecordKey").map(|(_, v)| v.into_owned())
+            form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "outputRecordKey").map(|(_, v)| v.into_owned())
         })
         .unwrap_or_else(|| "OUTPUT".to_owned());
     let r = r.success()?;

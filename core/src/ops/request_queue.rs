@@ -47,6 +47,7 @@ setters!([] ListHead {
 
 impl Operation for ListHead {
     type Output = RequestQueueHead;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let mut q = Query::new();
         q.opt("limit", self.limit);
@@ -88,6 +89,7 @@ setters!([] ListAndLockHead {
 
 impl Operation for ListAndLockHead {
     type Output = LockedRequestQueueHead;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         if self.limit.is_some_and(|l| l > MAX_LOCK_LIMIT) {
             return Err(Error::invalid_argument(format!("head/lock takes at most {MAX_LOCK_LIMIT} requests")));
@@ -154,6 +156,7 @@ setters!([] AddRequest {
 
 impl Operation for AddRequest {
     type Output = RequestRegistration;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let body = request_without_id(&self.request)?;
         let mut q = Query::new();
@@ -184,6 +187,7 @@ pub struct GetRequest {
 
 impl Operation for GetRequest {
     type Output = Option<Request>;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let seg = id_segment(&self.id)?;
         let req = RequestBuilder::new(
@@ -228,6 +232,7 @@ setters!([] UpdateRequest {
 
 impl Operation for UpdateRequest {
     type Output = RequestRegistration;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let id = self
             .request
@@ -262,6 +267,7 @@ pub struct DeleteRequest {
 
 impl Operation for DeleteRequest {
     type Output = ();
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<()>, Error> {
         let seg = id_segment(&self.id)?;
         let req = RequestBuilder::new(
@@ -304,6 +310,7 @@ setters!([] ProlongRequestLock {
 
 impl Operation for ProlongRequestLock {
     type Output = RequestLockInfo;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let seg = id_segment(&self.id)?;
         let mut q = Query::new();
@@ -346,6 +353,7 @@ setters!([] DeleteRequestLock {
 
 impl Operation for DeleteRequestLock {
     type Output = ();
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<()>, Error> {
         let seg = id_segment(&self.id)?;
         let mut q = Query::new();
@@ -401,6 +409,7 @@ pub struct BatchAddRequests {
 
 impl Operation for BatchAddRequests {
     type Output = BatchAddResult;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let mut q = Query::new();
         q.push("forefront", &self.forefront);
@@ -441,6 +450,7 @@ pub struct BatchDeleteRequests {
 
 impl Operation for BatchDeleteRequests {
     type Output = BatchDeleteResult;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         if self.requests.len() > MAX_BATCH_REQUESTS {
             return Err(Error::invalid_argument(format!("a batch delete takes at most {MAX_BATCH_REQUESTS} requests")));
@@ -501,6 +511,7 @@ impl ListRequests {
 
 impl Operation for ListRequests {
     type Output = ListOfRequests;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         if self.filter.is_some() && self.exclusive_start_id.is_some() {
             return Err(Error::invalid_argument("exclusiveStartId cannot be combined with filter"));
@@ -531,6 +542,7 @@ pub struct UnlockRequests;
 
 impl Operation for UnlockRequests {
     type Output = UnlockRequestsResult;
+    #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
         let req = RequestBuilder::new(
             config,
