@@ -129,7 +129,7 @@ fn call_starts_then_waits_on_the_new_run_with_its_deadline() {
     let reqs = mock.requests();
     assert_eq!(reqs[0].query("memory").as_deref(), Some("512"));
     assert_eq!(reqs[0].text(), r#"{"n":1}"#);
-    assert_eq!(reqs[0].timeout, Some(Duration::from_secs(30)), "the start keeps its tier");
+    assert_eq!(reqs[0].timeout, None, "call() starts with no timeout (the tier `none`)");
     let p = polls(&reqs[1..]);
     assert_eq!(p[..2], ["5", "2"], "polls count down the deadline");
     assert!(p[2..].iter().all(|s| s == "0"), "{p:?}");

@@ -238,6 +238,8 @@ impl<J: Job> Plan for WaitForFinish<J> {
 #[derive(Debug)]
 pub struct StartPlan {
     op: ApiOp<RunStart>,
+    // `call()` starts with no timeout of its own (§10.3), unless the caller sets one.
+    timeout: Option<Timeout>,
     until: Option<Option<Instant>>,
     retry_after: Option<(Error, bool)>,
     run: Option<Run>,
@@ -246,7 +248,7 @@ pub struct StartPlan {
 impl StartPlan {
     /// The start of `op`.
     pub fn new(op: ApiOp<RunStart>) -> Self {
-        Self { op, until: None, retry_after: None, run: None }
+        Self { op, timeout: None, until: None, retry_after: None, run: None }
     }
 }
 
@@ -279,7 +281,11 @@ impl Plan for StartPlan {
             self.retry_after = Some((error, true));
             return Ok(Step::Wait { duration: delay, optional: false });
         }
-        Ok(Step::Send(self.op.request(cx.config, cx.target, false)?))
+        let mut req = self.op.request(cx.config, cx.target, false)?;
+        if let Some(t) = self.timeout {
+            req.timeout = t;
+        }
+        Ok(Step::Send(req))
     }
 
     #[inline]
@@ -326,7 +332,9 @@ impl IntoPlan for ApiOp<RunCall> {
     type Plan = CallPlan;
     fn into_plan(self) -> CallPlan {
         let wait_duration = self.plan.wait_duration;
-        CallPlan { start: Some(StartPlan::new(self.cast())), wait: None, wait_duration }
+        let mut start = StartPlan::new(self.cast());
+        start.timeout = Some(Timeout::Tier(TimeoutTier::None));
+        CallPlan { start: Some(start), wait: None, wait_duration }
     }
 }
 
