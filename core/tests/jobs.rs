@@ -23,15 +23,6 @@ fn run(id: &str, status: &str) -> Value {
     }})
 }
 
-/// A mock answering from a script of replies, one per attempt (the last one repeats).
-fn scripted(replies: Vec<MockResponse>) -> MockClient {
-    let replies = Arc::new(Mutex::new(replies));
-    MockClient::new(move |_| {
-        let mut r = replies.lock().unwrap();
-        if r.len() > 1 { r.remove(0) } else { r[0].clone() }
-    })
-}
-
 fn client(mock: &MockClient) -> ApifyClient<MockClient> {
     ApifyClient::with_custom_http_client(Config::new().with_token("t"), mock.clone())
 }
@@ -42,7 +33,7 @@ fn polls(reqs: &[MockRequest]) -> Vec<String> {
 
 #[test]
 fn wait_for_finish_long_polls_through_429_and_5xx_until_terminal() {
-    let mock = scripted(vec![
+    let mock = MockClient::scripted(vec![
         MockResponse::json(200, run("r1", "RUNNING")).after(Duration::from_secs(60)),
         MockResponse::error(500, "internal-error", "boom"),
         MockResponse::error(429, "rate-limit-exceeded", "slow down"),
@@ -83,7 +74,7 @@ fn a_deadline_returns_the_job_as_last_seen() {
 #[test]
 fn a_missing_job_gets_three_seconds_of_grace_then_none() {
     // Missing for a while (replicas catching up), then found.
-    let mock = scripted(vec![
+    let mock = MockClient::scripted(vec![
         MockResponse::error(404, "record-not-found", "no run"),
         MockResponse::error(404, "record-not-found", "no run").after(Duration::from_secs(1)),
         MockResponse::error(404, "record-not-found", "no run").after(Duration::from_secs(1)),
@@ -148,7 +139,7 @@ fn call_starts_then_waits_on_the_new_run_with_its_deadline() {
 #[test]
 fn a_start_waits_for_resources_when_asked_and_only_then() {
     let limited = || MockResponse::error(402, "actor-memory-limit-exceeded", "no memory");
-    let mock = scripted(vec![limited(), limited(), MockResponse::json(201, run("r", "READY"))]);
+    let mock = MockClient::scripted(vec![limited(), limited(), MockResponse::json(201, run("r", "READY"))]);
     let got = client(&mock).actor("a").start().wait_for_resources(true).send().unwrap();
     assert_eq!(got.id, "r");
     assert_eq!(mock.sleeps(), [Duration::from_secs(10), Duration::from_secs(10)]);
@@ -175,7 +166,7 @@ fn a_start_waits_for_resources_when_asked_and_only_then() {
 #[test]
 fn a_charge_makes_its_key_once_and_every_retry_sends_it() {
     let key_of = |seed: u64| {
-        let mock = scripted(vec![
+        let mock = MockClient::scripted(vec![
             MockResponse::error(500, "internal-error", "x"),
             MockResponse::transport(apify_core::error::TransportErrorKind::ConnectionClosed),
             MockResponse::json(201, json!({})),

@@ -12,14 +12,6 @@ use apify_core::config::Config;
 use apify_core::stream::LogLevel;
 use serde_json::json;
 
-fn scripted(replies: Vec<MockResponse>) -> MockClient {
-    let replies = Arc::new(Mutex::new(replies));
-    MockClient::new(move |_| {
-        let mut r = replies.lock().unwrap();
-        if r.len() > 1 { r.remove(0) } else { r[0].clone() }
-    })
-}
-
 fn client(mock: &MockClient) -> ApifyClient<MockClient> {
     ApifyClient::with_custom_http_client(Config::new().with_token("t"), mock.clone())
 }
@@ -29,7 +21,7 @@ type Seen = Arc<Mutex<Vec<(String, LogLevel)>>>;
 #[test]
 fn an_empty_log_is_reopened_with_backoff_then_redirected_message_by_message() {
     let log = "2026-01-01T00:00:01.000Z INFO  start\n2026-01-01T00:00:02.000Z ERROR failed\n  at x\n2026-01-01T00:00:03.000Z WARN  last";
-    let mock = scripted(vec![
+    let mock = MockClient::scripted(vec![
         MockResponse::text(200, ""),
         MockResponse::text(200, ""),
         MockResponse::text(200, ""),
@@ -108,7 +100,7 @@ fn run(status: &str, message: &str, terminal: bool) -> MockResponse {
 
 #[test]
 fn the_watcher_logs_changes_and_stops_with_the_run() {
-    let mock = scripted(vec![
+    let mock = MockClient::scripted(vec![
         run("RUNNING", "a", false),
         run("RUNNING", "a", false),
         run("RUNNING", "b", false),
@@ -130,7 +122,7 @@ fn the_watcher_logs_changes_and_stops_with_the_run() {
     assert_eq!(mock.sleeps(), [Duration::from_secs(1); 3]);
 
     // A terminal message ends it too.
-    let mock = scripted(vec![run("RUNNING", "x", true)]);
+    let mock = MockClient::scripted(vec![run("RUNNING", "x", true)]);
     client(&mock).run("r1").get_status_message_watcher().check_period(Duration::from_millis(10)).send().unwrap();
     assert_eq!(mock.requests().len(), 1);
 }

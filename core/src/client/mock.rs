@@ -161,6 +161,20 @@ impl MockClient {
         }
     }
 
+    /// A mock answering from a script, one reply per attempt in order; the last reply
+    /// answers every attempt after it.
+    pub fn scripted(replies: Vec<MockResponse>) -> Self {
+        let replies = Mutex::new(replies);
+        Self::new(move |_| {
+            let mut r = replies.lock().unwrap_or_else(PoisonError::into_inner);
+            match r.len() {
+                0 => MockResponse::error(500, "mock-script-empty", "the script has no replies"),
+                1 => r[0].clone(),
+                _ => r.remove(0),
+            }
+        })
+    }
+
     /// The same mock with another random seed.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;

@@ -103,6 +103,32 @@ macro_rules! filter_setters {
 }
 pub(crate) use filter_setters;
 
+/// The format options of a download (and of a `HEAD` of items), declared once.
+macro_rules! format_setters {
+    ([$($mode:ident)?] $ty:ty) => {
+        setters!($($mode)? [] $ty {
+            /// Output format (default `json`).
+            format: ItemFormat,
+            /// Prefix CSV with a byte-order mark.
+            bom: bool,
+            /// CSV delimiter.
+            delimiter: String,
+            /// CSV without the header row.
+            skip_header_row: bool,
+            /// XML root element name.
+            xml_root: String,
+            /// XML row element name.
+            xml_row: String,
+            /// Ask for `Content-Disposition: attachment`.
+            attachment: bool,
+            /// RSS title.
+            feed_title: String,
+            /// RSS description.
+            feed_description: String,
+        });
+    };
+}
+
 /// `GET .../items` decoded into a page of `T` (JSON items by default).
 #[derive(Debug)]
 pub struct ListItems<T = Value> {
@@ -193,26 +219,7 @@ pub struct ItemsHead {
 }
 
 filter_setters!([] ItemsHead);
-setters!([] ItemsHead {
-    /// Output format (default `json`).
-    format: ItemFormat,
-    /// Prefix CSV with a byte-order mark.
-    bom: bool,
-    /// CSV delimiter.
-    delimiter: String,
-    /// CSV without the header row.
-    skip_header_row: bool,
-    /// XML root element name.
-    xml_root: String,
-    /// XML row element name.
-    xml_row: String,
-    /// Ask for `Content-Disposition: attachment`.
-    attachment: bool,
-    /// RSS title.
-    feed_title: String,
-    /// RSS description.
-    feed_description: String,
-});
+format_setters!([] ItemsHead);
 
 impl ItemsHead {
     /// The same options as a download (for its query).
@@ -293,26 +300,7 @@ pub struct DownloadItems {
 }
 
 filter_setters!(streamed [] DownloadItems);
-setters!(streamed [] DownloadItems {
-    /// Output format (default `json`).
-    format: ItemFormat,
-    /// Prefix CSV with a byte-order mark.
-    bom: bool,
-    /// CSV delimiter.
-    delimiter: String,
-    /// CSV without the header row.
-    skip_header_row: bool,
-    /// XML root element name.
-    xml_root: String,
-    /// XML row element name.
-    xml_row: String,
-    /// Ask for `Content-Disposition: attachment`.
-    attachment: bool,
-    /// RSS title.
-    feed_title: String,
-    /// RSS description.
-    feed_description: String,
-});
+format_setters!([streamed] DownloadItems);
 
 impl DownloadItems {
     /// Every item as JSON.

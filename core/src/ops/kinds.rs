@@ -663,21 +663,10 @@ fn encode_webhooks<T: serde::Serialize>(hooks: &[T]) -> Result<String, crate::er
     Ok(base64::engine::general_purpose::STANDARD.encode(json))
 }
 
-/// Options a run start takes beyond its scalar ones: the input and ad-hoc webhooks.
-macro_rules! run_input {
+/// Ad-hoc webhooks of a run start (its input comes from `input_body!`).
+macro_rules! run_webhooks {
     ($($kind:ty),*) => {$(
         impl ApiOp<$kind> {
-            /// The run's input: JSON values as JSON, strings as text, bytes as bytes
-            /// (client-behaviour §3.2); it becomes the run's `INPUT` record.
-            pub fn input(self, input: impl Into<RecordValue>) -> Self {
-                self.value_body(input.into(), None)
-            }
-
-            /// The run's input with this content type (JSON values only as a JSON type).
-            pub fn input_as(self, input: impl Into<RecordValue>, content_type: &str) -> Self {
-                self.value_body(input.into(), Some(content_type))
-            }
-
             /// Ad-hoc webhooks for this run (`WebhookRepresentation`s or JSON objects with
             /// `eventTypes`, `requestUrl`, ...).
             pub fn webhooks<T: serde::Serialize>(self, hooks: &[T]) -> Self {
@@ -692,16 +681,6 @@ macro_rules! run_input {
         }
 
         impl<Driver> crate::client::CallBuilder<Driver, ApiOp<$kind>> {
-            /// The run's input (see [`ApiOp::input`]).
-            pub fn input(self, input: impl Into<RecordValue>) -> Self {
-                self.map_op(|o| o.input(input))
-            }
-
-            /// The run's input with this content type.
-            pub fn input_as(self, input: impl Into<RecordValue>, content_type: &str) -> Self {
-                self.map_op(|o| o.input_as(input, content_type))
-            }
-
             /// Ad-hoc webhooks for this run.
             pub fn webhooks<T: serde::Serialize>(self, hooks: &[T]) -> Self {
                 self.map_op(|o| o.webhooks(hooks))
@@ -709,13 +688,14 @@ macro_rules! run_input {
         }
     )*};
 }
-run_input!(RunStart, RunCall, RunSync);
+run_webhooks!(RunStart, RunCall, RunSync);
 
 /// Operations whose body is an input (client-behaviour §3.2).
 macro_rules! input_body {
     ($($kind:ty),*) => {$(
 impl ApiOp<$kind> {
-    /// The input: JSON values as JSON, strings as text, bytes as bytes.
+    /// The input: JSON values as JSON, strings as text, bytes as bytes (for a run, it
+    /// becomes its `INPUT` record).
     pub fn input(self, input: impl Into<RecordValue>) -> Self {
         self.value_body(input.into(), None)
     }
@@ -739,7 +719,7 @@ impl<Driver> crate::client::CallBuilder<Driver, ApiOp<$kind>> {
 }
     )*};
 }
-input_body!(Metamorph, ValidateInput);
+input_body!(RunStart, RunCall, RunSync, Metamorph, ValidateInput);
 
 /// A listing of `ListPage<Item>` pages, iterated by offset.
 pub trait Listing: OpKind<Output = ListPage<Self::Item>> {
