@@ -411,11 +411,11 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
         i > 0 && reference[..i].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
     });
     if scheme_end.is_some_and(|i| reference[..i].bytes().next().is_some_and(|b| b.is_ascii_alphabetic())) {
-        return reference.parse().ok();
+        return without_dot_segments(reference.parse().ok()?);
     }
     let scheme = base.scheme_str()?;
     if let Some(rest) = reference.strip_prefix("//") {
-        return format!("{scheme}://{rest}").parse().ok();
+        return without_dot_segments(format!("{scheme}://{rest}").parse().ok()?);
     }
     let authority = base.authority()?;
     let (path, query) = match reference.split_once('?') {
@@ -432,6 +432,20 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
     };
     let mut out = format!("{scheme}://{authority}{path}");
     if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out.parse().ok()
+}
+
+/// An absolute URI with its path's dot segments removed (§5.2.2).
+fn without_dot_segments(uri: Uri) -> Option<Uri> {
+    let Some(scheme) = uri.scheme_str() else { return Some(uri) };
+    if !uri.path().contains("/.") {
+        return Some(uri);
+    }
+    let mut out = format!("{scheme}://{}{}", uri.authority()?, remove_dot_segments(uri.path()));
+    if let Some(q) = uri.query() {
         out.push('?');
         out.push_str(q);
     }
@@ -503,6 +517,8 @@ mod resolve_tests {
             ("g/./h", "http://a/b/c/g/h"),
             ("g/../h", "http://a/b/c/h"),
             ("https://other.example/x?y", "https://other.example/x?y"),
+            ("https://other.example/a/../b/./c", "https://other.example/b/c"),
+            ("//g/./x/../y", "http://g/y"),
         ];
         for (reference, want) in cases {
             let got = resolve(&base, reference).map(|u| u.to_string());

@@ -188,6 +188,10 @@ fn normalize_api_url(raw: &str, with_version: bool) -> Result<String, Error> {
     if raw_trimmed.contains('#') || raw_trimmed.contains('?') {
         return Err(invalid(&"a base URL takes no query or fragment"));
     }
+    if raw_trimmed.split_once("://").is_some_and(|(_, rest)| rest.split('/').next().is_some_and(|a| a.contains('@'))) {
+        // Not echoed: the URL holds credentials.
+        return Err(Error::invalid_argument("invalid API URL: credentials in a URL are not supported; set a token"));
+    }
     let parsed: http::Uri = raw_trimmed.parse().map_err(|e| invalid(&e))?;
     let scheme = parsed.scheme_str().map(str::to_ascii_lowercase);
     let host = parsed.host().filter(|h| !h.is_empty());
@@ -201,9 +205,9 @@ fn normalize_api_url(raw: &str, with_version: bool) -> Result<String, Error> {
         s.push(':');
         s.push_str(&port.to_string());
     }
-    s.push_str(parsed.path());
-    let mut s = s.trim_end_matches('/').to_owned();
-    let has_version = s.ends_with("/v2");
+    let path = parsed.path().trim_end_matches('/');
+    let has_version = path.ends_with("/v2");
+    s.push_str(path);
     if with_version && !has_version {
         s.push_str("/v2");
     } else if !with_version && has_version {
@@ -401,8 +405,9 @@ impl Config {
                     h.insert(AUTHORIZATION, v);
                 }
                 if let Some(key) = &self.workflow_key
-                    && let Ok(v) = HeaderValue::from_str(key)
+                    && let Ok(mut v) = HeaderValue::from_str(key)
                 {
+                    v.set_sensitive(true);
                     h.insert(HeaderName::from_static("x-apify-workflow-key"), v);
                 }
                 for (name, value) in &self.extra_headers {
@@ -443,6 +448,12 @@ mod tests {
         assert!(Config::new().with_api_url("not a url").is_err());
         assert!(Config::new().with_api_url("http://h/?token=x").is_err());
         assert!(Config::new().with_api_url("http://h/#x").is_err());
+        // A host named `v2` is not a version path.
+        assert_eq!(Config::new().with_api_url("http://v2").unwrap().api_base_url(), "http://v2/v2");
+        let c = Config::new().with_api_public_url("https://v2").unwrap();
+        assert_eq!(c.public_base_url(), "https://v2");
+        let e = Config::new().with_api_url("http://user:secret@proxy/").unwrap_err();
+        assert!(!e.to_string().contains("secret"), "{e}");
         assert!(Config::new().with_api_url("/relative").is_err());
         let c = Config::new().with_api_url(" HTTPS://API.Apify.com:443/ ").unwrap();
         assert_eq!(c.api_base_url(), "https://api.apify.com/v2");

@@ -310,3 +310,83 @@ fn a_driver_without_clock_or_timer_still_ends_a_wait() {
     assert_eq!(got.status, ActorJobStatus::Running);
     assert!(mock.requests().len() <= 10, "{} polls", mock.requests().len());
 }
+
+/// A finished run (`r1`) whose dataset holds `rows` (`{}` for an empty row); `itemCount`
+/// says `counted`. Items pages honour `offset`, `limit` and `clean` (empty rows skipped but
+/// counted as scanned only when something is returned, as a filter-emptied page reports
+/// no scanned rows).
+fn finished_run_with(rows: Vec<Value>, counted: u64) -> MockClient {
+    MockClient::new(move |req| match req.uri.path() {
+        "/v2/actor-runs/r1" => MockResponse::json(200, run("r1", "SUCCEEDED")),
+        "/v2/actor-runs/r1/dataset" => MockResponse::json(
+            200,
+            json!({"data": {"id": "d", "userId": "u", "createdAt": "2026-01-01T00:00:00.000Z",
+                "modifiedAt": "2026-01-01T00:00:00.000Z", "accessedAt": "2026-01-01T00:00:00.000Z",
+                "itemCount": counted, "cleanItemCount": counted, "consoleUrl": "x"}}),
+        ),
+        "/v2/actor-runs/r1/dataset/items" => {
+            let offset: usize = req.query("offset").unwrap().parse().unwrap();
+            let limit: usize = req.query("limit").unwrap().parse().unwrap();
+            let window: Vec<Value> = rows.iter().skip(offset).take(limit).cloned().collect();
+            let clean = req.query("clean").as_deref() == Some("true");
+            let items: Vec<Value> =
+                window.iter().filter(|v| !clean || v.as_object().is_some_and(|o| !o.is_empty())).cloned().collect();
+            let count = if items.is_empty() { 0 } else { window.len() };
+            MockResponse::json(200, Value::Array(items)).header("x-apify-pagination-count", &count.to_string())
+        }
+        other => panic!("unexpected {other}"),
+    })
+}
+
+#[test]
+fn live_items_honour_offset_and_limit() {
+    let rows: Vec<Value> = (0..20).map(|i| json!({"i": i})).collect();
+    let mock = finished_run_with(rows, 20);
+    let got: Vec<u64> = client(&mock)
+        .run("r1")
+        .iterate_dataset_items()
+        .map_plan(|p| p.offset(5).limit(7).chunk_size(3))
+        .map(|r| r.unwrap()["i"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, (5..12).collect::<Vec<_>>());
+}
+
+#[test]
+fn live_items_drain_past_rows_the_filters_skip_and_end() {
+    // Rows 4..8 are empty: with `clean` a page of them comes back empty, so a plain read
+    // must confirm there is more before the drain goes on (and it must not loop).
+    let mut rows: Vec<Value> = (0..4).map(|i| json!({"i": i})).collect();
+    rows.extend((0..4).map(|_| json!({})));
+    rows.extend((8..10).map(|i| json!({"i": i})));
+    // `itemCount` lags: it says 4 of the 10 rows.
+    let mock = finished_run_with(rows, 4);
+    let got: Vec<u64> = client(&mock)
+        .run("r1")
+        .iterate_dataset_items()
+        .map_plan(|p| p.clean(true).chunk_size(4))
+        .map(|r| r.unwrap()["i"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, [0, 1, 2, 3, 8, 9]);
+    assert!(mock.requests().len() < 20, "{} requests", mock.requests().len());
+    assert!(mock.requests().iter().all(|r| r.timeout.is_none() || r.timeout == Some(Duration::from_secs(360))));
+}
+
+#[test]
+fn an_actor_scoped_run_sends_what_its_routes_lack_to_the_run_itself() {
+    let mock = MockClient::new(|_| MockResponse::error(404, "record-not-found", "x"));
+    let c = client(&mock);
+    let path = |r: Result<apify_core::request::ApiRequest, Error>| r.unwrap().uri.path().to_owned();
+    let run = c.actor("john/a").run("r1");
+    assert_eq!(path(run.get().request()), "/v2/actors/john~a/runs/r1");
+    assert_eq!(path(run.abort().request()), "/v2/actors/john~a/runs/r1/abort");
+    assert_eq!(path(run.resurrect().request()), "/v2/actors/john~a/runs/r1/resurrect");
+    assert_eq!(path(run.update().request()), "/v2/actor-runs/r1");
+    assert_eq!(path(run.reboot().request()), "/v2/actor-runs/r1/reboot");
+    assert_eq!(path(run.dataset().list_items().request()), "/v2/actor-runs/r1/dataset/items");
+    assert_eq!(path(run.log().get().request()), "/v2/actor-runs/r1/log");
+
+    // A task's input is a fixed sub-resource: its 404 is an error; an input is sent as given.
+    assert!(c.task("t").get_input().send().unwrap_err().is_not_found());
+    let req = c.task("t").update_input(json!({"proxy": {}, "q": 1})).request().unwrap();
+    assert_eq!(&req.body[..], br#"{"proxy":{},"q":1}"#);
+}

@@ -18,15 +18,31 @@ fn client(mock: &MockClient) -> ApifyClient<MockClient> {
 
 type Seen = Arc<Mutex<Vec<(String, LogLevel)>>>;
 
+/// A mock whose log answers come from a script (the last one repeats) and whose run is
+/// `status`.
+fn log_and_run(logs: Vec<MockResponse>, status: &'static str) -> MockClient {
+    let logs = Mutex::new(logs);
+    MockClient::new(move |req| {
+        if !req.uri.path().ends_with("/log") {
+            return run(status, "", false);
+        }
+        let mut l = logs.lock().unwrap();
+        if l.len() > 1 { l.remove(0) } else { l[0].clone() }
+    })
+}
+
 #[test]
 fn an_empty_log_is_reopened_with_backoff_then_redirected_message_by_message() {
     let log = "2026-01-01T00:00:01.000Z INFO  start\n2026-01-01T00:00:02.000Z ERROR failed\n  at x\n2026-01-01T00:00:03.000Z WARN  last";
-    let mock = MockClient::scripted(vec![
-        MockResponse::text(200, ""),
-        MockResponse::text(200, ""),
-        MockResponse::text(200, ""),
-        MockResponse::text(200, log),
-    ]);
+    let mock = log_and_run(
+        vec![
+            MockResponse::text(200, ""),
+            MockResponse::text(200, ""),
+            MockResponse::text(200, ""),
+            MockResponse::text(200, log),
+        ],
+        "RUNNING",
+    );
     let seen: Seen = Arc::default();
     let s = seen.clone();
     client(&mock)
@@ -43,8 +59,8 @@ fn an_empty_log_is_reopened_with_backoff_then_redirected_message_by_message() {
     assert_eq!(seen[1], ("2026-01-01T00:00:02.000Z ERROR failed\n  at x".to_owned(), LogLevel::Error));
     assert_eq!(seen[2].1, LogLevel::Warn);
     assert_eq!(mock.sleeps(), [Duration::from_millis(500), Duration::from_secs(1), Duration::from_secs(2)]);
-    let reqs = mock.requests();
-    assert!(reqs.iter().all(|r| r.uri.path() == "/v2/actor-runs/r1/log"));
+    let reqs: Vec<_> = mock.requests().into_iter().filter(|r| r.uri.path().ends_with("/log")).collect();
+    assert_eq!(reqs.len(), 4);
     assert!(
         reqs.iter().all(|r| r.query("stream").as_deref() == Some("true") && r.query("raw").as_deref() == Some("true"))
     );
@@ -53,7 +69,7 @@ fn an_empty_log_is_reopened_with_backoff_then_redirected_message_by_message() {
 
 #[test]
 fn the_backoff_is_capped_and_a_missing_log_ends_the_redirection() {
-    let mock = MockClient::new(|_| MockResponse::text(200, ""));
+    let mock = log_and_run(vec![MockResponse::text(200, "")], "RUNNING");
     client(&mock).run("r1").get_streamed_log().max_reopens(6).send().unwrap();
     let s: Vec<u64> = mock.sleeps().iter().map(|d| d.as_millis() as u64).collect();
     assert_eq!(s, [500, 1000, 2000, 4000, 5000, 5000]);
@@ -61,6 +77,29 @@ fn the_backoff_is_capped_and_a_missing_log_ends_the_redirection() {
     let mock = MockClient::new(|_| MockResponse::error(404, "record-not-found", "no run"));
     client(&mock).run("r1").get_streamed_log().send().unwrap();
     assert_eq!(mock.requests().len(), 1);
+}
+
+#[test]
+fn an_empty_log_of_a_run_that_ended_is_read_once_whole_and_the_redirection_ends() {
+    // The live stream stays empty (a run that ended before anyone listened); the plain
+    // read has it all.
+    let mock = MockClient::new(|req| match (req.uri.path(), req.query("stream")) {
+        ("/v2/actor-runs/r1/log", Some(_)) => MockResponse::text(200, ""),
+        ("/v2/actor-runs/r1/log", None) => MockResponse::text(200, "2026-01-01T00:00:01.000Z INFO  all there"),
+        _ => run("SUCCEEDED", "done", true),
+    });
+    let seen: Seen = Arc::default();
+    let s = seen.clone();
+    client(&mock)
+        .run("r1")
+        .get_streamed_log()
+        .on_message(move |_, m| s.lock().unwrap().push((m.text.clone(), m.level)))
+        .send()
+        .unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    let last = mock.requests().pop().unwrap();
+    assert_eq!((last.uri.path(), last.query("raw").as_deref()), ("/v2/actor-runs/r1/log", Some("true")));
+    assert!(mock.sleeps().is_empty(), "no pause once the run is over");
 }
 
 #[test]

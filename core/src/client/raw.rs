@@ -52,7 +52,11 @@ impl RawRequest {
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            (Ok(n), Ok(v)) => {
+            (Ok(n), Ok(mut v)) => {
+                // Credentials never show in `Debug` output.
+                if matches!(n.as_str(), "authorization" | "proxy-authorization" | "cookie" | "x-apify-workflow-key") {
+                    v.set_sensitive(true);
+                }
                 self.headers.append(n, v);
             }
             _ => self.invalid = Some(format!("invalid header {name:?}")),

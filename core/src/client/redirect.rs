@@ -105,6 +105,14 @@ impl Redirect {
         self.emit(splitter);
     }
 
+    /// A whole log read at once.
+    fn whole(&mut self, log: Option<&[u8]>) {
+        let mut splitter = LogSplitter::new();
+        self.chunk(&mut splitter, log.unwrap_or_default());
+        splitter.finish();
+        self.emit(&mut splitter);
+    }
+
     /// After a stream ended: the pause before reopening, or `None` when done.
     fn after_stream(&mut self, splitter: &mut LogSplitter) -> Option<Duration> {
         splitter.finish();
@@ -128,6 +136,9 @@ pub struct StreamedLog<D> {
     logger: String,
     sink: Sink,
     max_reopens: usize,
+    // The run whose log this is: an empty log of a run that has ended is read once whole,
+    // and the redirection ends.
+    run: Option<RunClient<D>>,
 }
 
 impl<D> std::fmt::Debug for StreamedLog<D> {
@@ -138,7 +149,12 @@ impl<D> std::fmt::Debug for StreamedLog<D> {
 
 impl<D> StreamedLog<D> {
     pub(crate) fn new(log: LogClient<D>, spec: &'static OpSpec, logger: String) -> Self {
-        Self { log, spec, from_start: true, logger, sink: Box::new(log_to_tracing), max_reopens: usize::MAX }
+        Self { log, spec, from_start: true, logger, sink: Box::new(log_to_tracing), max_reopens: usize::MAX, run: None }
+    }
+
+    pub(crate) fn of_run(mut self, run: RunClient<D>) -> Self {
+        self.run = Some(run);
+        self
     }
 
     /// `false`: skip messages older than the moment the redirection starts (needs the
@@ -210,6 +226,15 @@ impl<D: HttpClient> IntoFuture for StreamedLog<D> {
                 if reopens > self.max_reopens {
                     return Ok(());
                 }
+                if let Some(run) = &self.run {
+                    let ended = run.get().await?.is_none_or(|r| r.status.is_terminal());
+                    if ended {
+                        // Nothing was streamed and nothing more will be: read it once whole.
+                        let whole = self.log.get_as_bytes().raw(true).await?;
+                        state.whole(whole.as_deref());
+                        return Ok(());
+                    }
+                }
                 match self.log.sleep(pause) {
                     Some(sleep) => sleep.await,
                     None => return Ok(()),
@@ -247,7 +272,19 @@ impl<D: BlockingHttpClient> StreamedLog<D> {
             }
             let Some(pause) = pause else { return Ok(()) };
             reopens += 1;
-            if reopens > self.max_reopens || !self.log.sleep_blocking(pause) {
+            if reopens > self.max_reopens {
+                return Ok(());
+            }
+            if let Some(run) = &self.run {
+                let ended = run.get().send()?.is_none_or(|r| r.status.is_terminal());
+                if ended {
+                    // Nothing was streamed and nothing more will be: read it once whole.
+                    let whole = self.log.get_as_bytes().raw(true).send()?;
+                    state.whole(whole.as_deref());
+                    return Ok(());
+                }
+            }
+            if !self.log.sleep_blocking(pause) {
                 return Ok(());
             }
         }

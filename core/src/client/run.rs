@@ -115,6 +115,14 @@ impl<D> RunClient<D> {
         self
     }
 
+    /// Where operations the Actor-scoped run routes lack are sent: the run's own path.
+    fn own(&self) -> Base<D> {
+        match (self.scope, self.base.resource_id()) {
+            (RunScope::Actor, Some(id)) => Base::resource(self.base.inner.clone(), "actor-runs", id),
+            _ => self.base.clone(),
+        }
+    }
+
     fn get_spec(&self) -> &'static OpSpec {
         match self.scope {
             RunScope::Actor => &r::ACTORS_RUN_GET,
@@ -131,12 +139,12 @@ impl<D> RunClient<D> {
 
     /// Sets `status_message`, `is_status_message_terminal` or `general_access`.
     pub fn update(&self) -> CallBuilder<D, ApiOp<UpdateRun>> {
-        self.base.op(&r::ACTOR_RUN_PUT)
+        self.own().op(&r::ACTOR_RUN_PUT)
     }
 
     /// Deletes the run.
     pub fn delete(&self) -> CallBuilder<D, ApiOp<Delete>> {
-        self.base.op(&r::ACTOR_RUN_DELETE)
+        self.own().op(&r::ACTOR_RUN_DELETE)
     }
 
     /// Aborts the run (`.gracefully(true)` lets it persist its state first).
@@ -166,33 +174,33 @@ impl<D> RunClient<D> {
 
     /// Restarts the run's container.
     pub fn reboot(&self) -> CallBuilder<D, ApiOp<Reboot>> {
-        self.base.op(&r::ACTOR_RUN_REBOOT_POST)
+        self.own().op(&r::ACTOR_RUN_REBOOT_POST)
     }
 
     /// Charges a pay-per-event event (`.count(n)`, `.idempotency_key(..)`,
     /// `.request_id(..)`); a key is generated once per call and reused by its retries.
     pub fn charge(&self, event_name: &str) -> CallBuilder<D, Charge> {
-        self.base.call(Charge::new(event_name))
+        self.own().call(Charge::new(event_name))
     }
 
     /// The run's default dataset.
     pub fn dataset(&self) -> DatasetClient<D> {
-        DatasetClient::from_base(self.base.chained("dataset"))
+        DatasetClient::from_base(self.own().chained("dataset"))
     }
 
     /// The run's default key-value store.
     pub fn key_value_store(&self) -> KeyValueStoreClient<D> {
-        KeyValueStoreClient::from_base(self.base.chained("key-value-store"))
+        KeyValueStoreClient::from_base(self.own().chained("key-value-store"))
     }
 
     /// The run's default request queue.
     pub fn request_queue(&self) -> RequestQueueClient<D> {
-        RequestQueueClient::from_base(self.base.chained("request-queue"))
+        RequestQueueClient::from_base(self.own().chained("request-queue"))
     }
 
     /// The run's log.
     pub fn log(&self) -> LogClient<D> {
-        LogClient::new(self.base.chained("log"), LogScope::Run)
+        LogClient::new(self.own().chained("log"), LogScope::Run)
     }
 
     /// The items of the run's default dataset as they are pushed, until the run has ended
@@ -218,7 +226,7 @@ impl<D> RunClient<D> {
     pub fn get_streamed_log(&self) -> StreamedLog<D> {
         let log = self.log();
         let spec = log.spec();
-        StreamedLog::new(log, spec, self.logger_name())
+        StreamedLog::new(log, spec, self.logger_name()).of_run(self.clone())
     }
 
     /// Logs `Status: .., Message: ..` whenever the run's status or message changes, until

@@ -97,14 +97,15 @@ impl<D> TaskClient<D> {
         StreamCall::new(self.base.call(RunSyncItems::new(&r::ACTOR_TASK_RUN_SYNC_GET_DATASET_ITEMS_POST)))
     }
 
-    /// The task's input, or `None` if the task does not exist.
+    /// The task's input (a missing task is an error).
     pub fn get_input(&self) -> CallBuilder<D, ApiOp<GetTaskInput>> {
         self.base.op(&r::ACTOR_TASK_INPUT_GET)
     }
 
     /// Replaces fields of the task's input; returns the whole input.
     pub fn update_input(&self, task_input: Value) -> CallBuilder<D, ApiOp<UpdateTaskInput>> {
-        self.base.call(ApiOp::<UpdateTaskInput>::new(&r::ACTOR_TASK_INPUT_PUT).body_json(task_input))
+        // Sent as given: empty objects in an input are values, not unset options.
+        self.base.call(ApiOp::<UpdateTaskInput>::new(&r::ACTOR_TASK_INPUT_PUT).json_verbatim(&task_input))
     }
 
     /// The task's runs.

@@ -372,6 +372,18 @@ impl<K> ApiOp<K> {
         self
     }
 
+    /// Sets the whole body to this JSON value, exactly as given (no empty objects dropped).
+    pub fn json_verbatim(mut self, value: &Value) -> Self {
+        match crate::json::to_vec(value) {
+            Ok(bytes) => {
+                self.body =
+                    OpBody::Raw { bytes: bytes.into(), content_type: HeaderValue::from_static("application/json") }
+            }
+            Err(e) => self.invalid = Some(e.to_string().into()),
+        }
+        self
+    }
+
     /// Sets the whole body with its content type (bytes as given).
     pub fn raw_body(mut self, bytes: Bytes, content_type: &str) -> Self {
         match HeaderValue::from_str(content_type) {

@@ -93,8 +93,9 @@ kinds! {
     GetTask: Option<Task> = opt_data("Task");
     /// `TaskClient.update`, `publish`, `unpublish`
     UpdateTask: Task = data("Task");
-    /// `TaskClient.get_input`: the task's input object, or `None` when the task is missing.
-    GetTaskInput: Option<Value> = with(decode_opt_json);
+    /// `TaskClient.get_input`: the task's input object (a 404 is an error: the path is a
+    /// fixed sub-resource, §8).
+    GetTaskInput: Value = json("task input");
     /// `TaskClient.update_input`
     UpdateTaskInput: Value = json("task input");
     // Webhooks
@@ -205,17 +206,6 @@ fn decode_valid(r: crate::response::Response, _: crate::response::NotFound) -> R
         Ok(v) => Ok(v.valid),
         Err(_) => r.data::<Valid>("input validation").map(|v| v.valid),
     }
-}
-
-#[inline]
-fn decode_opt_json(
-    r: crate::response::Response,
-    nf: crate::response::NotFound,
-) -> Result<Option<Value>, crate::error::Error> {
-    if r.status == http::StatusCode::NOT_FOUND && nf == crate::response::NotFound::None {
-        return Ok(None);
-    }
-    r.success()?.json("task input").map(Some)
 }
 
 #[inline]

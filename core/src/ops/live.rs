@@ -56,6 +56,10 @@ pub struct LiveItems {
     pos: u64,
     end: Option<u64>,
     target: u64,
+    // The limit of the page last asked for: the position advances by it (filters may
+    // return fewer items, `unwind` more), as the official client does.
+    last_limit: u64,
+    started: bool,
     pending: VecDeque<Value>,
 }
 
@@ -63,8 +67,6 @@ impl LiveItems {
     /// Every item of the run read through `get_spec` (its `get`), in pages of 1000,
     /// polling the run every 5 s.
     pub fn new(get_spec: &'static registry::OpSpec, filters: ItemFilters) -> Self {
-        let pos = filters.offset.unwrap_or(0);
-        let end = filters.limit.map(|l| pos + l);
         Self {
             filters,
             get_spec,
@@ -74,9 +76,11 @@ impl LiveItems {
             sent: Phase::ResolveRun,
             run: None,
             terminal: false,
-            pos,
-            end,
+            pos: 0,
+            end: None,
             target: 0,
+            last_limit: 0,
+            started: false,
             pending: VecDeque::new(),
         }
     }
@@ -94,16 +98,71 @@ impl LiveItems {
     }
 
     /// The filters (`offset`, `limit`, `clean`, `fields`, `omit`, `unwind`, `skip_empty`,
-    /// `skip_hidden`).
+    /// `skip_hidden`); `offset` and `limit` bound the whole iteration.
     pub fn filters_mut(&mut self) -> &mut ItemFilters {
         &mut self.filters
+    }
+
+    /// Start at this item.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.filters.offset = Some(n);
+        self
+    }
+
+    /// At most this many items in all.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.filters.limit = Some(n);
+        self
+    }
+
+    /// Only clean items (no empty ones, no hidden fields).
+    pub fn clean(mut self, clean: bool) -> Self {
+        self.filters.clean = Some(clean);
+        self
+    }
+
+    /// Only these fields.
+    pub fn fields<I: IntoIterator<Item = S>, S: Into<String>>(mut self, fields: I) -> Self {
+        self.filters.fields = Some(fields.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Leave out these fields.
+    pub fn omit<I: IntoIterator<Item = S>, S: Into<String>>(mut self, fields: I) -> Self {
+        self.filters.omit = Some(fields.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Unwind these fields.
+    pub fn unwind<I: IntoIterator<Item = S>, S: Into<String>>(mut self, fields: I) -> Self {
+        self.filters.unwind = Some(fields.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Skip empty items.
+    pub fn skip_empty(mut self, skip: bool) -> Self {
+        self.filters.skip_empty = Some(skip);
+        self
+    }
+
+    /// Skip fields starting with `#`.
+    pub fn skip_hidden(mut self, skip: bool) -> Self {
+        self.filters.skip_hidden = Some(skip);
+        self
+    }
+
+    fn filtered(&self) -> bool {
+        self.filters.clean == Some(true) || self.filters.skip_empty == Some(true) || self.filters.unwind.is_some()
     }
 
     fn left(&self) -> Option<u64> {
         self.end.map(|e| e.saturating_sub(self.pos))
     }
 
-    fn page(&self, cx: &PlanCx<'_>, limit: u64, plain: bool) -> Result<Step, Error> {
+    fn page(&mut self, cx: &PlanCx<'_>, limit: u64, plain: bool) -> Result<Step, Error> {
+        if !plain {
+            self.last_limit = limit;
+        }
         let run = self.run.as_ref().unwrap_or(cx.target);
         let mut filters = if plain { ItemFilters::default() } else { self.filters.clone() };
         filters.offset = Some(self.pos);
@@ -112,6 +171,7 @@ impl LiveItems {
         op.filters = filters;
         let mut req = op.build(cx.config, &run.chained("dataset"))?.request;
         req.meta.client_method = "RunClient.iterate_dataset_items";
+        req.timeout = Timeout::Tier(TimeoutTier::Long);
         Ok(Step::Send(req))
     }
 }
@@ -121,11 +181,16 @@ impl ItemPlan for LiveItems {
 
     #[inline]
     fn next(&mut self, cx: &PlanCx<'_>) -> Result<Step, Error> {
+        if !self.started {
+            self.started = true;
+            self.pos = self.filters.offset.unwrap_or(0);
+            self.end = self.filters.limit.map(|l| self.pos.saturating_add(l));
+        }
         if let Some(0) = self.left() {
             self.phase = Phase::Done;
         }
         self.sent = self.phase;
-        let run = self.run.as_ref().unwrap_or(cx.target);
+        let run = self.run.clone().unwrap_or_else(|| cx.target.clone());
         match self.phase {
             Phase::Done => Ok(Step::Done),
             Phase::ResolveRun | Phase::WaitRun => {
@@ -135,26 +200,26 @@ impl ItemPlan for LiveItems {
                 }
                 // The client's own `get` until `last` is resolved, the run's after.
                 let spec = if self.run.is_some() { &registry::ACTOR_RUN_GET } else { self.get_spec };
-                let req = RequestBuilder::for_op(cx.config, spec, run, &[])
+                let mut b = RequestBuilder::for_op(cx.config, spec, &run, &[])
                     .client_method("RunClient.iterate_dataset_items")
                     .query(q)
-                    .timeout(if self.phase == Phase::WaitRun {
-                        Timeout::Tier(TimeoutTier::None)
-                    } else {
-                        Timeout::Tier(TimeoutTier::Short)
-                    })
-                    .own_timeout()
-                    .build()?;
+                    .timeout(Timeout::Tier(TimeoutTier::Long));
+                if self.phase == Phase::WaitRun {
+                    // A long poll held by the server: no timeout of ours.
+                    b = b.timeout(Timeout::Tier(TimeoutTier::None)).own_timeout();
+                }
+                let req = b.build()?;
                 Ok(Step::Send(req))
             }
             Phase::Count => {
                 let req = RequestBuilder::for_op(cx.config, &registry::DATASET_GET, &run.chained("dataset"), &[])
                     .client_method("RunClient.iterate_dataset_items")
+                    .timeout(Timeout::Tier(TimeoutTier::Long))
                     .build()?;
                 Ok(Step::Send(req))
             }
             Phase::Page => {
-                let n = self.chunk.min(self.target - self.pos);
+                let n = self.chunk.min(self.target.saturating_sub(self.pos));
                 self.page(cx, self.left().map_or(n, |l| l.min(n)), false)
             }
             Phase::Drain => {
@@ -189,29 +254,42 @@ impl ItemPlan for LiveItems {
             Phase::Page | Phase::Drain | Phase::Confirm => {
                 let page: ListPage<Value> = items_page(&response.success()?)?;
                 let scanned = page.count.max(page.items.len() as u64);
-                if self.sent == Phase::Confirm {
-                    // A plain read found a row the filters skipped: keep draining.
-                    self.phase = if scanned == 0 { Phase::Done } else { Phase::Drain };
-                    return Ok(Vec::new());
-                }
-                self.pos += scanned;
-                let mut items = page.items;
-                if let Some(l) = self.end.map(|e| e.saturating_sub(self.pos - scanned)) {
-                    items.truncate(l as usize);
-                }
-                self.pending.extend(items);
-                self.phase = match self.sent {
-                    Phase::Page if self.pos < self.target => Phase::Page,
-                    Phase::Page if self.terminal => Phase::Drain,
-                    Phase::Page => Phase::WaitRun,
-                    _ if scanned > 0 => Phase::Drain,
-                    _ => {
-                        let filtered = self.filters.clean == Some(true)
-                            || self.filters.skip_empty == Some(true)
-                            || self.filters.unwind.is_some();
-                        if filtered { Phase::Confirm } else { Phase::Done }
+                match self.sent {
+                    Phase::Confirm => {
+                        // A plain read found a row the filters skipped: read on past it.
+                        if page.items.is_empty() {
+                            self.phase = Phase::Done;
+                        } else {
+                            self.pos = self.pos.saturating_add(self.last_limit);
+                            self.phase = Phase::Drain;
+                        }
+                        return Ok(Vec::new());
                     }
-                };
+                    Phase::Page => {
+                        self.pos = self.pos.saturating_add(self.last_limit);
+                        self.phase = if self.pos < self.target {
+                            Phase::Page
+                        } else if self.left() == Some(0) {
+                            Phase::Done
+                        } else if self.terminal {
+                            Phase::Drain
+                        } else {
+                            Phase::WaitRun
+                        };
+                    }
+                    _ => {
+                        // Only an empty page ends the drain; filters may empty a full one.
+                        self.phase = if scanned > 0 {
+                            self.pos = self.pos.saturating_add(self.last_limit);
+                            Phase::Drain
+                        } else if self.filtered() {
+                            Phase::Confirm
+                        } else {
+                            Phase::Done
+                        };
+                    }
+                }
+                self.pending.extend(page.items);
                 return Ok(self.pending.drain(..).collect());
             }
             Phase::Done => {}

@@ -153,10 +153,23 @@ impl LogSplitter {
                 }
                 from = nl + 1;
             }
+            // An overlong message is cut at the limit (on a character boundary), whether or
+            // not its end is already known, so pieces do not depend on the chunking; but not
+            // while a `\n` below the limit may still turn out to start a marker.
+            let cut = || {
+                let mut at = self.max;
+                while at > 0 && self.buf.get(at).is_some_and(|b| b & 0xC0 == 0x80) {
+                    at -= 1;
+                }
+                if at == 0 { self.max } else { at }
+            };
+            let undecided_below = undecided.is_some_and(|nl| nl < self.max);
             let end = match boundary {
+                Some(b) if b > self.max && self.buf.len() > self.max => cut(),
                 Some(b) => b,
+                None if self.finished && self.buf.len() > self.max => cut(),
                 None if self.finished && !self.buf.is_empty() => self.buf.len(),
-                None if self.buf.len() > self.max => self.max,
+                None if self.buf.len() > self.max && !undecided_below => cut(),
                 None => {
                     // Next time, look again only from the last `\n` on (it may precede a
                     // marker that has not fully arrived).
@@ -168,7 +181,7 @@ impl LogSplitter {
             let marked = self.marked;
             // After a boundary a marked message follows; after a cut, the rest of an
             // overlong message (without a marker of its own).
-            self.marked = boundary.is_some();
+            self.marked = boundary == Some(end);
             self.scanned = if self.marked { MARKER_LEN } else { 0 };
             if let Some(m) = LogMessage::new(&raw, marked) {
                 return Some(m);
@@ -270,6 +283,28 @@ mod tests {
     fn overlong_messages_are_cut_and_memory_stays_bounded() {
         let mut s = LogSplitter::new().with_max_message_bytes(100);
         let mut n = 0;
+        // Cut pieces are the same however the input arrives, and never split a character
+        // or a marker.
+        let long = format!("2024-01-02T03:04:05.678Z {}\n2024-01-02T03:04:06.000Z next", "é".repeat(120));
+        let whole = {
+            let mut w = LogSplitter::new().with_max_message_bytes(100);
+            w.feed(long.as_bytes());
+            w.finish();
+            std::iter::from_fn(|| w.next_message()).collect::<Vec<_>>()
+        };
+        assert!(whole.len() >= 3 && whole.last().unwrap().timestamp.as_deref() == Some("2024-01-02T03:04:06.000Z"));
+        assert!(whole.iter().all(|m| !m.text.contains('\u{FFFD}')), "{whole:?}");
+        for step in [1, 7, 33] {
+            let mut p = LogSplitter::new().with_max_message_bytes(100);
+            let mut got = Vec::new();
+            for c in long.as_bytes().chunks(step) {
+                p.feed(c);
+                got.extend(std::iter::from_fn(|| p.next_message()));
+            }
+            p.finish();
+            got.extend(std::iter::from_fn(|| p.next_message()));
+            assert_eq!(got, whole, "chunks of {step}");
+        }
         s.feed(b"2024-01-02T03:04:05.678Z ");
         for _ in 0..100 {
             s.feed(&[b'x'; 50]);
