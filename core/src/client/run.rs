@@ -205,8 +205,8 @@ impl<D> RunClient<D> {
 
     /// The items of the run's default dataset as they are pushed, until the run has ended
     /// and every item is read (client-behaviour §9.5): a `Stream` on async drivers, an
-    /// `Iterator` on blocking ones. `.map_plan(|p| p.chunk_size(500).poll_interval(..))`;
-    /// filters with `.map_plan(|mut p| { p.filters_mut().clean = Some(true); p })`.
+    /// `Iterator` on blocking ones. Options with
+    /// `.map_plan(|p| p.offset(10).limit(100).clean(true).chunk_size(500).poll_interval(..))`.
     pub fn iterate_dataset_items(&self) -> PlanStream<D, LiveItems> {
         let target = self.base.parts(()).map(|(t, ())| t);
         PlanStream::new(self.base.inner.clone(), target, LiveItems::new(self.get_spec(), ItemFilters::default()))
