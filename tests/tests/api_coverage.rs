@@ -5,7 +5,7 @@
 //! document declares is sent by some typed call.
 //!
 //! Each case is a request golden built through the public client tree (method, full URI,
-//! body, content type, tier, `operationId`), then sent to a virtual-clock mock that answers
+//! headers, body, content type, tier, `operationId`), then sent to a virtual-clock mock that answers
 //! with the operation's documented example, which must decode. The table of all 231
 //! operations with their Rust method (`docs/operations.md`) is generated here and must be
 //! fresh (`APIFY_UPDATE_DOCS=1 cargo test -p apify-tests --test api_coverage` rewrites it).
@@ -1303,6 +1303,30 @@ fn every_operation_is_typed_or_aliased_and_every_query_parameter_is_sendable() {
         }
         if body_text(&case.req) != case.body {
             failures.push(format!("{}: body {:?}, expected {:?}", case.id, body_text(&case.req), case.body));
+        }
+        // Headers: the token and user agent on every request; a content type exactly when
+        // there is a body, JSON for JSON bodies.
+        let headers = case.req.all_headers();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        if header("authorization") != "Bearer t" || !header("user-agent").starts_with("ApifyClient/") {
+            failures.push(format!(
+                "{}: authorization {:?}, user agent {:?}",
+                case.id,
+                header("authorization"),
+                header("user-agent")
+            ));
+        }
+        let ct = header("content-type");
+        let want_ct = match case.body.as_deref() {
+            None => "",
+            Some(b) if b.starts_with('{') || b.starts_with('[') => "application/json",
+            Some(_) => "text/plain",
+        };
+        if (want_ct.is_empty() && !ct.is_empty()) || !ct.starts_with(want_ct) {
+            failures.push(format!("{}: content type {ct:?}, expected {want_ct:?}", case.id));
+        }
+        if case.id == "PostChargeRun" && header("idempotency-key") != "k-1" {
+            failures.push(format!("PostChargeRun: idempotency-key {:?}", header("idempotency-key")));
         }
         match &case.sent {
             Some(Ok(())) => decoded += 1,
