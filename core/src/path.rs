@@ -307,17 +307,6 @@ impl Query {
         self
     }
 
-    /// Appends `name=value` where `value` is already form-encoded.
-    pub fn push_encoded(&mut self, name: &str, encoded: &str) -> &mut Self {
-        if !self.0.is_empty() {
-            self.0.push('&');
-        }
-        push_form_encoded(&mut self.0, name);
-        self.0.push('=');
-        self.0.push_str(encoded);
-        self
-    }
-
     /// Appends already encoded pairs (`a=1&b=2`).
     pub fn extend_encoded(&mut self, pairs: &str) -> &mut Self {
         if !pairs.is_empty() {

@@ -121,14 +121,17 @@ impl<'a> RequestBuilder<'a> {
             tail[n] = seg;
             n += 1;
         }
-        let mut b = Self::new(config, spec.method.clone(), target, &tail[..n], spec.client_method, spec.tier);
-        b.meta.operation_id = spec.id;
-        b
+        Self::new(config, spec.method.clone(), target, &tail[..n], spec.client_method, spec.tier).operation(spec)
     }
 
     /// Names the operation sent (its OpenAPI `operationId`).
-    pub fn operation(mut self, spec: &'static OpSpec) -> Self {
-        self.meta.operation_id = spec.id;
+    pub fn operation(self, spec: &'static OpSpec) -> Self {
+        self.operation_id(spec.id)
+    }
+
+    /// Names the operation sent when it has no spec (`raw`).
+    pub fn operation_id(mut self, id: &'static str) -> Self {
+        self.meta.operation_id = id;
         self
     }
 
@@ -209,11 +212,6 @@ impl<'a> RequestBuilder<'a> {
     pub fn not_idempotent(mut self) -> Self {
         self.meta.idempotent = false;
         self
-    }
-
-    /// Names the operation sent when it has no spec (`raw`).
-    pub fn set_operation_id(&mut self, id: &'static str) {
-        self.meta.operation_id = id;
     }
 
     /// Marks the response as streamed to the caller.

@@ -23,6 +23,16 @@ fn run(id: &str, status: &str) -> Value {
     }})
 }
 
+/// A run's default dataset holding `counted` items by its `itemCount`.
+fn dataset(counted: u64) -> MockResponse {
+    MockResponse::json(
+        200,
+        json!({"data": {"id": "d", "userId": "u", "createdAt": "2026-01-01T00:00:00.000Z",
+            "modifiedAt": "2026-01-01T00:00:00.000Z", "accessedAt": "2026-01-01T00:00:00.000Z",
+            "itemCount": counted, "cleanItemCount": counted, "consoleUrl": "x"}}),
+    )
+}
+
 fn client(mock: &MockClient) -> ApifyClient<MockClient> {
     ApifyClient::with_custom_http_client(Config::new().with_token("t"), mock.clone())
 }
@@ -243,10 +253,10 @@ fn live_items_of_a_running_actor_are_read_as_they_come_and_none_is_missed() {
     let w = world.clone();
     let mock = MockClient::new(move |req| {
         let mut w = w.lock().unwrap();
-        let (exists, counted, status) = match w.waits {
-            0 => (4, 3, "RUNNING"),
-            1 => (8, 7, "RUNNING"),
-            _ => (9, 7, "SUCCEEDED"),
+        let (exists, counted) = match w.waits {
+            0 => (4, 3),
+            1 => (8, 7),
+            _ => (9, 7),
         };
         match req.uri.path() {
             "/v2/actors/a/runs/last" => MockResponse::json(200, run("r1", "RUNNING")),
@@ -256,18 +266,12 @@ fn live_items_of_a_running_actor_are_read_as_they_come_and_none_is_missed() {
                 let status = if w.waits >= 2 { "SUCCEEDED" } else { "RUNNING" };
                 MockResponse::json(200, run("r1", status)).after(Duration::from_secs(5))
             }
-            "/v2/actor-runs/r1/dataset" => MockResponse::json(
-                200,
-                json!({"data": {"id": "d", "userId": "u", "createdAt": "2026-01-01T00:00:00.000Z",
-                    "modifiedAt": "2026-01-01T00:00:00.000Z", "accessedAt": "2026-01-01T00:00:00.000Z",
-                    "itemCount": counted, "cleanItemCount": counted, "consoleUrl": "x"}}),
-            ),
+            "/v2/actor-runs/r1/dataset" => dataset(counted),
             "/v2/actor-runs/r1/dataset/items" => {
                 let offset: u64 = req.query("offset").unwrap().parse().unwrap();
                 let limit: u64 = req.query("limit").unwrap().parse().unwrap();
                 let items: Vec<Value> = (offset..exists.min(offset + limit)).map(|i| json!({"i": i})).collect();
                 let count = items.len().to_string();
-                let _ = status;
                 MockResponse::json(200, Value::Array(items)).header("x-apify-pagination-count", &count)
             }
             other => panic!("unexpected {other}"),
@@ -318,12 +322,7 @@ fn a_driver_without_clock_or_timer_still_ends_a_wait() {
 fn finished_run_with(rows: Vec<Value>, counted: u64) -> MockClient {
     MockClient::new(move |req| match req.uri.path() {
         "/v2/actor-runs/r1" => MockResponse::json(200, run("r1", "SUCCEEDED")),
-        "/v2/actor-runs/r1/dataset" => MockResponse::json(
-            200,
-            json!({"data": {"id": "d", "userId": "u", "createdAt": "2026-01-01T00:00:00.000Z",
-                "modifiedAt": "2026-01-01T00:00:00.000Z", "accessedAt": "2026-01-01T00:00:00.000Z",
-                "itemCount": counted, "cleanItemCount": counted, "consoleUrl": "x"}}),
-        ),
+        "/v2/actor-runs/r1/dataset" => dataset(counted),
         "/v2/actor-runs/r1/dataset/items" => {
             let offset: usize = req.query("offset").unwrap().parse().unwrap();
             let limit: usize = req.query("limit").unwrap().parse().unwrap();

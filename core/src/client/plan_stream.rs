@@ -57,6 +57,11 @@ impl<D, P: ItemPlan> PlanStream<D, P> {
     }
 }
 
+// Item plans read one page at a time; a concurrent step is a plan bug, not to be dropped.
+fn one_at_a_time() -> Error {
+    Error::invalid_argument("an item plan sent several requests at once; it must send one at a time")
+}
+
 fn no_timer(d: std::time::Duration) -> Error {
     Error::GaveUp {
         reason: GiveUpReason::NoTimer { delay: d },
@@ -116,12 +121,9 @@ impl<D: HttpClient, P: ItemPlan> Stream for PlanStream<D, P> {
                     let client = this.client.clone();
                     this.fetch = Some(Box::pin(async move { execute(&client, req, None).await.map(|(r, _)| r) }));
                 }
-                Ok(Step::SendAll(mut reqs)) => {
-                    // Item plans send one request at a time; take the first.
-                    if let Some(req) = reqs.drain(..).next() {
-                        let client = this.client.clone();
-                        this.fetch = Some(Box::pin(async move { execute(&client, req, None).await.map(|(r, _)| r) }));
-                    }
+                Ok(Step::SendAll(_)) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(one_at_a_time())));
                 }
                 Ok(Step::Wait { duration, optional }) => match HttpClient::sleep(&this.client.driver, duration) {
                     Some(s) => this.sleep = Some(s),
@@ -167,10 +169,10 @@ impl<D: BlockingHttpClient, P: ItemPlan> Iterator for PlanStream<D, P> {
                     continue;
                 }
                 Step::Send(req) => req,
-                Step::SendAll(mut reqs) => match reqs.drain(..).next() {
-                    Some(r) => r,
-                    None => continue,
-                },
+                Step::SendAll(_) => {
+                    self.done = true;
+                    return Some(Err(one_at_a_time()));
+                }
                 Step::Wait { duration, optional } => {
                     if !BlockingHttpClient::sleep(&self.client.driver, duration) && !optional {
                         self.done = true;

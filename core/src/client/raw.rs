@@ -10,7 +10,7 @@ use http::{HeaderMap, Method};
 use super::body::StreamBody;
 use super::builder::{CallBuilder, StreamCall, StreamOperation};
 use super::exec::ClientInner;
-use crate::config::{Config, Timeout, TimeoutTier};
+use crate::config::{Config, TimeoutTier};
 use crate::error::Error;
 use crate::ops::{Op, Operation};
 use crate::path::{Query, QueryValue, ResourcePath};
@@ -101,8 +101,7 @@ impl RawRequest {
         }
         let mut b = RequestBuilder::new(config, self.method.clone(), target, &[], "ApifyClient.raw", self.tier)
             .query(self.query.clone())
-            .timeout(Timeout::Tier(self.tier));
-        b.set_operation_id("raw");
+            .operation_id("raw");
         if self.idempotent.unwrap_or(self.method != Method::POST && self.method != Method::PATCH) {
             b = b.idempotent();
         } else {

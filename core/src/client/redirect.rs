@@ -81,6 +81,8 @@ struct Redirect {
     not_before: Option<timestamp::Timestamp>,
     received: bool,
     retry: Duration,
+    reopens: usize,
+    max_reopens: usize,
     sink: Sink,
 }
 
@@ -113,17 +115,32 @@ impl Redirect {
         self.emit(&mut splitter);
     }
 
-    /// After a stream ended: the pause before reopening, or `None` when done.
-    fn after_stream(&mut self, splitter: &mut LogSplitter) -> Option<Duration> {
+    /// After a stream ended (cut by `failure`, if any): done, failed, or reopen after a
+    /// pause (a log that delivered nothing yet, within `max_reopens`).
+    fn end_stream(&mut self, splitter: &mut LogSplitter, failure: Option<Error>) -> AfterStream {
         splitter.finish();
         self.emit(splitter);
-        if self.received {
-            return None;
+        match failure {
+            // A cut stream is reopened like an empty one only if nothing came yet.
+            Some(e) if self.received => return AfterStream::Failed(e),
+            _ if self.received => return AfterStream::Done,
+            _ => {}
+        }
+        self.reopens += 1;
+        if self.reopens > self.max_reopens {
+            return AfterStream::Done;
         }
         let pause = self.retry;
         self.retry = (self.retry * 2).min(EMPTY_STREAM_MAX_RETRY);
-        Some(pause)
+        AfterStream::Reopen(pause)
     }
+}
+
+/// What follows the end of one log stream.
+enum AfterStream {
+    Done,
+    Failed(Error),
+    Reopen(Duration),
 }
 
 /// `run.get_streamed_log()`: the live log redirected, reopened (0.5 s, doubling to 5 s)
@@ -185,7 +202,15 @@ impl<D> StreamedLog<D> {
     fn state(&mut self, wall: Option<std::time::SystemTime>) -> Redirect {
         let not_before = if self.from_start { None } else { wall.map(timestamp::Timestamp::from) };
         let sink = std::mem::replace(&mut self.sink, Box::new(|_, _| {}));
-        Redirect { logger: self.logger.clone(), not_before, received: false, retry: EMPTY_STREAM_RETRY, sink }
+        Redirect {
+            logger: self.logger.clone(),
+            not_before,
+            received: false,
+            retry: EMPTY_STREAM_RETRY,
+            reopens: 0,
+            max_reopens: self.max_reopens,
+            sink,
+        }
     }
 
     fn stream_call(&self) -> StreamCall<D, RawLogStream> {
@@ -200,7 +225,6 @@ impl<D: HttpClient> IntoFuture for StreamedLog<D> {
         Box::pin(async move {
             let driver_wall = self.log.driver_wall();
             let mut state = self.state(driver_wall);
-            let mut reopens = 0;
             loop {
                 let Some(mut body): Option<BodyStream> = self.stream_call().await? else { return Ok(()) };
                 let mut splitter = LogSplitter::new();
@@ -214,18 +238,11 @@ impl<D: HttpClient> IntoFuture for StreamedLog<D> {
                         }
                     }
                 }
-                let pause = state.after_stream(&mut splitter);
-                if let Some(e) = failure {
-                    // A cut stream is reopened like an empty one only if nothing came yet.
-                    if state.received {
-                        return Err(e);
-                    }
-                }
-                let Some(pause) = pause else { return Ok(()) };
-                reopens += 1;
-                if reopens > self.max_reopens {
-                    return Ok(());
-                }
+                let pause = match state.end_stream(&mut splitter, failure) {
+                    AfterStream::Done => return Ok(()),
+                    AfterStream::Failed(e) => return Err(e),
+                    AfterStream::Reopen(pause) => pause,
+                };
                 if let Some(run) = &self.run {
                     let ended = run.get().await?.is_none_or(|r| r.status.is_terminal());
                     if ended {
@@ -248,7 +265,6 @@ impl<D: BlockingHttpClient> StreamedLog<D> {
     /// Runs the redirection on the blocking driver until the log ends.
     pub fn send(mut self) -> Result<(), Error> {
         let mut state = self.state(self.log.driver_wall());
-        let mut reopens = 0;
         loop {
             let Some(mut body): Option<BodyReader> = self.stream_call().send()? else { return Ok(()) };
             let mut splitter = LogSplitter::new();
@@ -264,17 +280,11 @@ impl<D: BlockingHttpClient> StreamedLog<D> {
                     }
                 }
             }
-            let pause = state.after_stream(&mut splitter);
-            if let Some(e) = failure
-                && state.received
-            {
-                return Err(e);
-            }
-            let Some(pause) = pause else { return Ok(()) };
-            reopens += 1;
-            if reopens > self.max_reopens {
-                return Ok(());
-            }
+            let pause = match state.end_stream(&mut splitter, failure) {
+                AfterStream::Done => return Ok(()),
+                AfterStream::Failed(e) => return Err(e),
+                AfterStream::Reopen(pause) => pause,
+            };
             if let Some(run) = &self.run {
                 let ended = run.get().send()?.is_none_or(|r| r.status.is_terminal());
                 if ended {

@@ -410,14 +410,6 @@ impl<K> ApiOp<K> {
         self
     }
 
-    /// The JSON body built so far, if any.
-    pub fn json_body(&self) -> Option<&Map<String, Value>> {
-        match &self.body {
-            OpBody::Json(m) => Some(m),
-            _ => None,
-        }
-    }
-
     /// Marks the options as unusable (reported when the call is built).
     pub fn invalid(mut self, reason: impl Into<Cow<'static, str>>) -> Self {
         self.invalid = Some(reason.into());

@@ -105,8 +105,8 @@ pub(crate) use filter_setters;
 
 /// The format options of a download (and of a `HEAD` of items), declared once.
 macro_rules! format_setters {
-    ([$($mode:ident)?] $ty:ty) => {
-        setters!($($mode)? [] $ty {
+    ([$($mode:ident)?] [$($g:ident),*] $ty:ty) => {
+        setters!($($mode)? [$($g),*] $ty {
             /// Output format (default `json`).
             format: ItemFormat,
             /// Prefix CSV with a byte-order mark.
@@ -201,49 +201,12 @@ impl<T: DeserializeOwned + Send + 'static> Operation for ListItems<T> {
 }
 
 /// `HEAD .../items`: the pagination headers of a listing without its items (how many items
-/// the filters select, cheaply). Takes every option of a download.
-#[derive(Debug, Clone, Default)]
-#[allow(missing_docs)]
-pub struct ItemsHead {
-    /// The filters.
-    pub filters: ItemFilters,
-    pub format: Option<ItemFormat>,
-    pub bom: Option<bool>,
-    pub delimiter: Option<String>,
-    pub skip_header_row: Option<bool>,
-    pub xml_root: Option<String>,
-    pub xml_row: Option<String>,
-    pub attachment: Option<bool>,
-    pub feed_title: Option<String>,
-    pub feed_description: Option<String>,
-}
-
-filter_setters!([] ItemsHead);
-format_setters!([] ItemsHead);
-
-impl ItemsHead {
-    /// The same options as a download (for its query).
-    fn as_download(&self) -> DownloadItems {
-        DownloadItems {
-            filters: self.filters.clone(),
-            format: self.format.clone(),
-            bom: self.bom,
-            delimiter: self.delimiter.clone(),
-            skip_header_row: self.skip_header_row,
-            xml_root: self.xml_root.clone(),
-            xml_row: self.xml_row.clone(),
-            attachment: self.attachment,
-            feed_title: self.feed_title.clone(),
-            feed_description: self.feed_description.clone(),
-        }
-    }
-}
-
-impl Operation for ItemsHead {
+/// the filters select, cheaply), with every option of a download.
+impl Operation for DownloadItems<HeadOnly> {
     type Output = ListPage<()>;
     #[inline]
     fn build(&self, config: &Config, target: &ResourcePath) -> Result<Op<Self::Output>, Error> {
-        let q = self.as_download().query();
+        let q = self.query();
         let req = RequestBuilder::for_op(config, &registry::DATASET_ITEMS_HEAD, target, &[]).query(q).build()?;
         Ok(Op::new(req, |r| {
             let r = r.success()?;
@@ -281,11 +244,22 @@ open_enum! {
     }
 }
 
+/// What a download of items gives: the body (`get_items_as_bytes`, `stream_items`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ItemsBody;
+
+/// What a download of items gives: only the head (`HEAD .../items`, `get_items_head`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeadOnly;
+
+/// `HEAD .../items`: a download's options, answered with the pagination figures only.
+pub type ItemsHead = DownloadItems<HeadOnly>;
+
 /// `GET .../items?format=`: items as raw bytes in any format (`get_items_as_bytes`,
-/// `stream_items`).
+/// `stream_items`); with `M = HeadOnly`, the same request as `HEAD` ([`ItemsHead`]).
 #[derive(Debug, Clone, Default)]
 #[allow(missing_docs)]
-pub struct DownloadItems {
+pub struct DownloadItems<M = ItemsBody> {
     /// The filters.
     pub filters: ItemFilters,
     pub format: Option<ItemFormat>,
@@ -297,17 +271,20 @@ pub struct DownloadItems {
     pub attachment: Option<bool>,
     pub feed_title: Option<String>,
     pub feed_description: Option<String>,
+    _out: PhantomData<fn() -> M>,
 }
 
-filter_setters!(streamed [] DownloadItems);
-format_setters!([streamed] DownloadItems);
+filter_setters!(streamed [M] DownloadItems<M>);
+format_setters!([streamed] [M] DownloadItems<M>);
 
 impl DownloadItems {
     /// Every item as JSON.
     pub fn new() -> Self {
         Self::default()
     }
+}
 
+impl<M> DownloadItems<M> {
     /// The query: `format` (always sent), filters, then format options.
     pub fn query(&self) -> Query {
         let mut q = Query::new();
@@ -323,7 +300,9 @@ impl DownloadItems {
             .opt("feedDescription", self.feed_description.as_ref());
         q
     }
+}
 
+impl DownloadItems {
     /// The request; `streamed` marks it for `stream_items`.
     pub fn api_request(
         &self,

@@ -421,7 +421,9 @@ impl PublicUrlSpec<Datasets> for ItemsPublicUrl {
         self.expires_in
     }
     fn url(self, config: &Config, dataset: &Dataset, exp: Option<u64>) -> Result<String, Error> {
-        let download = DownloadItems { filters: self.filters, format: self.format, ..Default::default() };
+        let mut download = DownloadItems::new();
+        download.filters = self.filters;
+        download.format = self.format;
         items_public_url(config, dataset, &download, exp)
     }
 }

@@ -63,7 +63,7 @@ pub struct AliasRule {
 const LAST: &[&str] = &["status", "origin"];
 
 /// The alias rules, covering the 98 convenience routes.
-pub static ALIASES: [AliasRule; 14] = [
+pub static ALIASES: [AliasRule; 13] = [
     AliasRule {
         prefix: "/v2/actor-runs/{runId}/dataset",
         target: "/v2/datasets/{datasetId}",
@@ -142,8 +142,6 @@ pub static ALIASES: [AliasRule; 14] = [
         via: "TaskClient.last_run",
         extra_query: LAST,
     },
-    // Not an OpenAPI alias group, but the same shape: `/v2/acts` is the legacy prefix.
-    AliasRule { prefix: "/v2/acts", target: "/v2/actors", via: "(legacy prefix, not sent)", extra_query: &[] },
 ];
 
 /// Declares the specs and the list of all of them.

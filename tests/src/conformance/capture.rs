@@ -59,7 +59,12 @@ impl<S: Subscriber> Layer<S> for Sink {
 pub(crate) fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<Captured>) {
     let sink = Sink::default();
     let subscriber = tracing_subscriber::registry().with(sink.clone());
-    let out = tracing::subscriber::with_default(subscriber, f);
+    let out = tracing::subscriber::with_default(subscriber, || {
+        // Scenarios of other drivers run on other threads with their own scoped subscribers;
+        // a callsite whose interest one of them cached as "never" would be silent here.
+        tracing::callsite::rebuild_interest_cache();
+        f()
+    });
     let events = std::mem::take(&mut *sink.0.lock().unwrap_or_else(|e| e.into_inner()));
     (out, events)
 }
