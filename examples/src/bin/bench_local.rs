@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release -p apify-examples --bin bench_local            # full size
 //! cargo run --release -p apify-examples --bin bench_local -- --quick # 10x smaller
+//! cargo run --release -p apify-examples --bin bench_local -- --ours-only  # no peer, no emulator
 //! ```
 //!
 //! The Python peer (`apify` 4.1.0) comes from the tests' shared helper, `apify_tests::python`.
@@ -21,6 +22,7 @@ struct Sizes {
     batch_items: usize,
     single_items: usize,
     requests: usize,
+    records: usize,
     emulator_ops: usize,
 }
 
@@ -45,6 +47,12 @@ async def main():
             else:
                 for it in items:
                     await ds.push_data(it)
+        elif mode == 'kvs':
+            kvs = await Actor.open_key_value_store(name='bench-kvs')
+            t = time.perf_counter()
+            for value in ('first', 'second'):
+                for i in range(n):
+                    await kvs.set_value(f'record-{i}', {'n': i, 'value': value, 'title': 'Hello world'})
         else:
             rq = await Actor.open_request_queue(name='bench-rq')
             urls = [f'https://example.com/page/{i}' for i in range(n)]
@@ -203,6 +211,18 @@ async fn ours_once(dir: &Path, mode: &str, n: usize, durability: Durability) -> 
                 ds.push_data(it).await.unwrap();
             }
         }
+        "kvs" => {
+            // Every record written, then every one overwritten: both kinds of record write.
+            let kvs = a.open_key_value_store(OpenOptions::new().name("bench-kvs")).await.unwrap();
+            settle();
+            start = Instant::now();
+            for value in ["first", "second"] {
+                for i in 0..n {
+                    let v = json!({"n": i, "value": value, "title": "Hello world"});
+                    kvs.set_value(&format!("record-{i}"), &v).await.unwrap();
+                }
+            }
+        }
         _ => {
             let rq = a.open_request_queue(OpenOptions::new().name("bench-rq")).await.unwrap();
             let urls: Vec<String> = (0..n).map(|i| format!("https://example.com/page/{i}")).collect();
@@ -222,10 +242,11 @@ async fn ours_once(dir: &Path, mode: &str, n: usize, durability: Durability) -> 
     secs
 }
 
-fn row(name: &str, ours_relaxed: f64, ours_full: f64, peer: Option<f64>, target: f64) {
+fn row(name: &str, ours_relaxed: f64, ours_full: f64, peer: Option<f64>, target: Option<f64>) {
+    let target = target.map_or_else(String::new, |t| format!("   target {t}x"));
     match peer {
         Some(p) => println!(
-            "{name:<44} ours {ours_relaxed:>8.3} s (fsync: {ours_full:>7.3} s)   python {p:>8.2} s   speed-up {:>6.1}x (fsync: {:>5.1}x)   target {target}x",
+            "{name:<44} ours {ours_relaxed:>8.3} s (fsync: {ours_full:>7.3} s)   python {p:>8.2} s   speed-up {:>6.1}x (fsync: {:>5.1}x){target}",
             p / ours_relaxed,
             p / ours_full
         ),
@@ -339,11 +360,12 @@ async fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let s = if quick {
-        Sizes { batch_items: 10_000, single_items: 10_000, requests: 1_000, emulator_ops: 2_000 }
+        Sizes { batch_items: 10_000, single_items: 10_000, requests: 1_000, records: 1_000, emulator_ops: 2_000 }
     } else {
-        Sizes { batch_items: 100_000, single_items: 100_000, requests: 10_000, emulator_ops: 20_000 }
+        Sizes { batch_items: 100_000, single_items: 100_000, requests: 10_000, records: 10_000, emulator_ops: 20_000 }
     };
-    let py = python();
+    let ours_only = args.iter().any(|a| a == "--ours-only");
+    let py = if ours_only { None } else { python() };
     if py.is_none() {
         eprintln!("Python peer not available (needs apify==4.1.0); printing our figures only");
     }
@@ -354,9 +376,10 @@ async fn main() {
         s.requests
     );
     let cases = [
-        ("batch", s.batch_items, format!("push {} items as one batch", s.batch_items), 30.0),
-        ("single", s.single_items, format!("push {} items one by one", s.single_items), 30.0),
-        ("rq", s.requests, format!("add {} requests, fetch + mark handled", s.requests), 20.0),
+        ("batch", s.batch_items, format!("push {} items as one batch", s.batch_items), Some(30.0)),
+        ("single", s.single_items, format!("push {} items one by one", s.single_items), Some(30.0)),
+        ("rq", s.requests, format!("add {} requests, fetch + mark handled", s.requests), Some(20.0)),
+        ("kvs", s.records, format!("set {} records, then overwrite each", s.records), None),
     ];
     let keep = Keep::new();
     if args.iter().any(|a| a == "--emulator-only") {
@@ -375,5 +398,7 @@ async fn main() {
         let peer = py.as_deref().and_then(|p| run_python(&keep, p, mode, *n));
         row(name, relaxed, full, peer, *target);
     }
-    emulator(&keep, s.emulator_ops, py.as_deref()).await;
+    if !ours_only {
+        emulator(&keep, s.emulator_ops, py.as_deref()).await;
+    }
 }
