@@ -121,12 +121,14 @@ pub fn write_many<'a>(
         {
             result.map_err(|e| (done, e))?;
             done += 1;
+            crash_points::hit("a file of a batch written");
             continue;
         }
         if let Err(e) = write_new(dir, name, bytes, durability) {
             return Err((done, e));
         }
         done += 1;
+        crash_points::hit("a file of a batch written");
     }
     if durability == Durability::Full && done > 0 {
         sync_dir(dir).map_err(|e| (done, e))?;
@@ -163,20 +165,102 @@ fn write_renamed(
     durability: Durability,
     publish: impl FnOnce(&Path, &Path) -> io::Result<()>,
 ) -> io::Result<()> {
+    stage(dir, name, bytes, durability)?.publish(publish)
+}
+
+/// Writes `dir/name`'s next content in full under a temp name (fsynced with `Full`), to be
+/// put in place later by [`Staged::commit`]. Two files that must change together are both
+/// staged before either is committed, so a crash leaves temp files that tell recovery on
+/// the next open how far the pair got.
+pub fn stage(dir: &Path, name: &str, bytes: &[u8], durability: Durability) -> io::Result<Staged> {
     let tmp = temp_path(dir, name);
-    let result = (|| {
+    let written = (|| {
         let mut f = create_new(&tmp)?;
         f.write_all(bytes)?;
         if durability == Durability::Full {
             f.sync_data()?;
         }
-        drop(f);
-        publish(&tmp, &dir.join(name))
+        Ok(())
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match written {
+        Ok(()) => Ok(Staged { tmp: Some(tmp), dest: dir.join(name) }),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result
+}
+
+/// A file written under a temp name (see [`stage`]); dropped uncommitted, the temp file is
+/// removed.
+#[derive(Debug)]
+#[must_use = "a staged file is removed unless committed"]
+pub struct Staged {
+    tmp: Option<PathBuf>,
+    dest: PathBuf,
+}
+
+impl Staged {
+    /// Renames the temp file over the destination (no directory fsync: see [`sync_dir`]).
+    pub fn commit(self) -> io::Result<()> {
+        self.publish(|tmp, to| fs::rename(tmp, to))
+    }
+
+    fn publish(mut self, publish: impl FnOnce(&Path, &Path) -> io::Result<()>) -> io::Result<()> {
+        let Some(tmp) = self.tmp.take() else { return Ok(()) };
+        publish(&tmp, &self.dest).inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })
+    }
+
+    /// Like [`Staged::commit`], but a temp file that cannot be renamed is left in place,
+    /// for the recovery of the next open to finish the job.
+    pub fn commit_or_keep(mut self) -> io::Result<()> {
+        let Some(tmp) = self.tmp.take() else { return Ok(()) };
+        fs::rename(&tmp, &self.dest)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Deterministic crash injection for the crash tests: armed with `n`, the process aborts
+/// (as abruptly as `kill -9`: no destructor, no flush) at the `n`-th point it reaches. Each
+/// point sits between two steps of a multi-file write; disarmed, a point costs one load.
+#[doc(hidden)]
+pub mod crash_points {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static ARMED: AtomicU64 = AtomicU64::new(0);
+    static REACHED: AtomicU64 = AtomicU64::new(0);
+
+    /// Aborts at the `n`-th point from now (0 disarms).
+    pub fn arm(n: u64) {
+        REACHED.store(0, Ordering::SeqCst);
+        ARMED.store(n, Ordering::SeqCst);
+    }
+
+    /// Points reached since [`arm`].
+    pub fn reached() -> u64 {
+        REACHED.load(Ordering::SeqCst)
+    }
+
+    #[inline]
+    pub(crate) fn hit(name: &str) {
+        let armed = ARMED.load(Ordering::Relaxed);
+        if armed != 0 && REACHED.fetch_add(1, Ordering::SeqCst) + 1 == armed {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "CRASH {name}");
+            let _ = out.flush();
+            std::process::abort();
+        }
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -466,10 +550,12 @@ pub fn read_if_exists(path: &Path) -> io::Result<Option<Vec<u8>>> {
 
 /// An exclusive advisory lock on one storage, held while it is open in this process.
 /// The lock file lives outside the storage directories (`<root>/.locks/...`), where no
-/// reader of the format looks.
+/// reader of the format looks. Its content is the storage's *intent note*: a line saying
+/// which multi-file write is in flight, so that the next open can roll back one a crash
+/// interrupted (see [`StorageLock::write_note`]).
 #[derive(Debug)]
 pub struct StorageLock {
-    _file: File,
+    file: File,
     path: PathBuf,
 }
 
@@ -479,9 +565,9 @@ impl StorageLock {
         let locks = root.join(".locks").join(type_dir);
         fs::create_dir_all(&locks)?;
         let path = locks.join(format!("{dir_name}.lock"));
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+        let file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path)?;
         match file.try_lock() {
-            Ok(()) => Ok(Self { _file: file, path }),
+            Ok(()) => Ok(Self { file, path }),
             Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 format!(
@@ -496,6 +582,41 @@ impl StorageLock {
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Records the write about to start, as one line (one small write at offset 0, which a
+    /// killed process cannot tear). With `Full` it is fsynced, so that a power loss cannot
+    /// persist the write's files but not the note.
+    pub fn write_note(&self, note: &str, durability: Durability) -> io::Result<()> {
+        use std::io::Seek;
+        let line = format!("{note}\n");
+        let mut f = &self.file;
+        f.seek(io::SeekFrom::Start(0))?;
+        f.write_all(line.as_bytes())?;
+        self.file.set_len(line.len() as u64)?;
+        if durability == Durability::Full {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Clears the note once the write is committed. Not fsynced: a note that comes back
+    /// after a power loss names a write that was committed, which recovery leaves alone.
+    pub fn clear_note(&self) -> io::Result<()> {
+        self.file.set_len(0)
+    }
+
+    /// The note's line, if any.
+    pub fn read_note(&self) -> io::Result<Option<String>> {
+        use std::io::{Read, Seek};
+        let mut f = &self.file;
+        f.seek(io::SeekFrom::Start(0))?;
+        let mut buf = String::new();
+        // A note is one short line; anything else (not UTF-8, no line end) was not ours.
+        if f.take(4096).read_to_string(&mut buf).is_err() {
+            return Ok(None);
+        }
+        Ok(buf.split_once('\n').map(|(line, _)| line.to_owned()))
     }
 }
 

@@ -476,35 +476,87 @@ fn a_missing_input_is_none_and_404() {
 }
 
 #[test]
-fn two_input_files_are_an_input_conflict() {
-    for pair in [["INPUT", "INPUT.json"], ["INPUT.txt", "INPUT.bin"]] {
+fn a_second_input_file_is_refused_and_the_store_stays_usable_after_a_restart() {
+    for (first, second) in [("INPUT", "INPUT.json"), ("INPUT.json", "INPUT"), ("INPUT.txt", "INPUT.bin")] {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let api = api(tmp.path());
+            let put = |key: &str| {
+                call(
+                    &api,
+                    "PUT",
+                    &format!("/v2/key-value-stores/default/records/{key}"),
+                    r#"{"a": 1}"#,
+                    &[("content-type", "application/json")],
+                )
+            };
+            assert!(put(first).status().is_success(), "{first}");
+            // `INPUT` is redirected to the input file, so writing it again is fine.
+            assert!(put("INPUT").status().is_success());
+            if second != "INPUT" {
+                let msg = assert_api_error(&put(second), 409, "record-key-conflict");
+                assert!(msg.contains(first) && msg.contains(second), "{msg}");
+            }
+        }
+        // A restart: the store is usable, with one input file.
+        let api = api(tmp.path());
+        let dir = tmp.path().join("key_value_stores/default");
+        let values: Vec<String> = files_in(&dir).into_iter().filter(|f| !f.ends_with(".__metadata__.json")).collect();
+        assert_eq!(values, [first.to_owned(), "__metadata__.json".to_owned()], "{first}/{second}");
+        let r = call(&api, "GET", "/v2/key-value-stores/default/records/INPUT", "", &[]);
+        assert_eq!(r.status(), StatusCode::OK, "{first}/{second}");
+        assert_eq!(body_json(&r), json!({"a": 1}));
+        let r = call(&api, "DELETE", "/v2/key-value-stores/default/records/INPUT", "", &[]);
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        // With the input file gone, the other name may be written.
+        let r = call(&api, "PUT", &format!("/v2/key-value-stores/default/records/{second}"), "x", &[]);
+        assert!(r.status().is_success(), "{second}: {}", r.status());
+    }
+}
+
+#[test]
+fn two_input_files_written_by_others_are_resolved_the_same_way_on_every_open() {
+    // Written by hand or by another tool: the Python SDK refuses such a store; ours picks
+    // one and keeps the store usable, including the delete that repairs it.
+    for (pair, chosen) in [(["INPUT", "INPUT.json"], "INPUT"), (["INPUT.txt", "INPUT.bin"], "INPUT.bin")] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("key_value_stores/default");
         fs::create_dir_all(&dir).unwrap();
         for f in pair {
-            fs::write(dir.join(f), b"{}").unwrap();
+            fs::write(dir.join(f), format!("\"{f}\"")).unwrap();
         }
-        let s = storages(tmp.path());
-        match s.open_key_value_store(&Target::Default).err() {
-            Some(StorageError::InputConflict(files)) => {
-                let mut expected = pair.map(str::to_owned);
-                expected.sort();
-                assert_eq!(files, expected);
-            }
-            other => panic!("{pair:?}: expected InputConflict, got {other:?}"),
+        for _ in 0..2 {
+            let s = storages(tmp.path());
+            let (kvs, _) = s.open_key_value_store(&Target::Default).unwrap();
+            assert_eq!(kvs.get("INPUT").unwrap().unwrap().value, format!("\"{chosen}\"").into_bytes(), "{pair:?}");
         }
-        // Nothing was changed or deleted; no sidecar was generated.
-        let mut untouched = pair.map(str::to_owned);
-        untouched.sort();
-        assert_eq!(files_in(&dir), untouched);
-        drop(s);
         let api = api(tmp.path());
-        let r = call(&api, "GET", "/v2/key-value-stores/default/records/INPUT", "", &[]);
-        assert!(r.status().is_server_error() || r.status().is_client_error(), "{}", r.status());
-        let msg = body_json(&r)["error"]["message"].as_str().unwrap().to_owned();
-        assert!(pair.iter().all(|f| msg.contains(f)), "{msg}");
+        let r = call(&api, "DELETE", "/v2/key-value-stores/default/records/INPUT", "", &[]);
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "{pair:?}");
+        assert!(!dir.join(chosen).exists());
+        drop(api);
+        // The other file is the input now.
+        let other = pair.iter().find(|f| **f != chosen).unwrap();
+        let s = storages(tmp.path());
+        let (kvs, _) = s.open_key_value_store(&Target::Default).unwrap();
+        assert_eq!(kvs.get("INPUT").unwrap().unwrap().value, format!("\"{other}\"").into_bytes());
     }
-    // A sidecar of the input file is not a second input file.
+    // A file whose sidecar names the input key wins over the bare name.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("key_value_stores/default");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("INPUT"), b"{}").unwrap();
+    fs::write(dir.join("INPUT.json"), b"[]").unwrap();
+    fs::write(dir.join("INPUT.json.__metadata__.json"), br#"{"key": "INPUT", "content_type": "application/json"}"#)
+        .unwrap();
+    let s = storages(tmp.path());
+    let (kvs, _) = s.open_key_value_store(&Target::Default).unwrap();
+    assert_eq!(kvs.get("INPUT").unwrap().unwrap().value, b"[]");
+    assert_eq!(kvs.list_keys(None, 10, None).0.iter().filter(|k| k.key == "INPUT").count(), 1);
+}
+
+#[test]
+fn a_sidecar_of_the_input_file_is_not_a_second_input_file() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("key_value_stores/default");
     fs::create_dir_all(&dir).unwrap();

@@ -366,7 +366,7 @@ async fn main() {
     };
     let ours_only = args.iter().any(|a| a == "--ours-only");
     let py = if ours_only { None } else { python() };
-    if py.is_none() {
+    if py.is_none() && !ours_only {
         eprintln!("Python peer not available (needs apify==4.1.0); printing our figures only");
     }
     println!(

@@ -70,6 +70,13 @@ fn item_file(n: u64) -> String {
     format!("{n:09}.json")
 }
 
+/// `push FIRST LAST`: the item numbers of a push in flight.
+fn parse_push_note(note: &str) -> Option<(u64, u64)> {
+    let mut words = note.strip_prefix("push ")?.split(' ');
+    let (first, last) = (words.next()?.parse().ok()?, words.next()?.parse().ok()?);
+    (words.next().is_none() && 1 <= first && first <= last).then_some((first, last))
+}
+
 /// The number in an item file name (`None` for anything else).
 fn item_number(name: &str) -> Option<u64> {
     let stem = name.strip_suffix(".json")?;
@@ -104,14 +111,30 @@ impl std::fmt::Debug for Dataset {
 impl Dataset {
     pub(crate) fn open(dir: &Path, mut meta: StorageMeta, lock: StorageLock, cfg: &StorageConfig) -> Result<Self> {
         remove_stale_temp_files(dir);
-        // W3: the files are the truth; the metadata may lag behind a crash.
+        let recorded = meta.item_count;
+        // A push interrupted before its commit (the count in the metadata) is rolled back:
+        // its client was never told it succeeded and will push the same items again.
+        if let Some((first, last)) = lock.read_note().ok().flatten().as_deref().and_then(parse_push_note) {
+            let committed = recorded.unwrap_or(first - 1);
+            let dropped = (first.max(committed + 1)..=last)
+                .filter(|n| fsio::remove_if_exists(&dir.join(item_file(*n))).unwrap_or(false))
+                .count();
+            if dropped > 0 {
+                tracing::warn!(dataset = %dir.display(), items = dropped, "rolled back a push that was interrupted before it was committed");
+            }
+            if cfg.durability == Durability::Full {
+                fsio::sync_dir(dir).map_err(StorageError::io(format!("syncing {}", dir.display())))?;
+            }
+            lock.clear_note().map_err(StorageError::io("clearing the storage's intent note"))?;
+        }
+        // W3: the files are the truth for anything else (items written by another program
+        // whose metadata lags).
         let mut max = 0;
         for e in fs::read_dir(dir).map_err(StorageError::io(format!("listing {}", dir.display())))?.flatten() {
             if let Some(n) = e.file_name().to_str().and_then(item_number) {
                 max = max.max(n);
             }
         }
-        let recorded = meta.item_count;
         if recorded != Some(max) {
             if recorded.is_some() {
                 tracing::warn!(dataset = %dir.display(), recorded = ?recorded, found = max, "item count recovered from the item files");
@@ -137,9 +160,12 @@ impl Dataset {
         self.state().meta.item_count.unwrap_or(0)
     }
 
-    /// Appends items (JSON objects only, W11). All item files are written, then the
-    /// metadata (W2). If writing stops midway, the items written so far are counted and
-    /// the error says how many were stored.
+    /// Appends items (JSON objects only, W11), all or nothing, even across a crash: a
+    /// multi-item push first notes its item numbers in the storage's lock file, then writes
+    /// the item files, then commits by writing the new count to the metadata (W2), and
+    /// only then clears the note. An open that finds a note rolls the uncommitted items
+    /// back. If writing fails midway, the items written are removed again and nothing is
+    /// counted.
     pub fn push(&self, items: &[Value]) -> Result<()> {
         if let Some(i) = items.iter().position(|v| !v.is_object()) {
             return Err(StorageError::InvalidArgument(format!(
@@ -162,23 +188,48 @@ impl Dataset {
             pyjson::write_pretty(&mut buf, item);
             bodies.push(buf);
         }
+        let last = start + items.len() as u64;
+        // One new file is atomic by itself: only a batch needs the note.
+        let noted = items.len() > 1;
+        if noted {
+            self.life
+                .with_lock(|lock| lock.write_note(&format!("push {} {last}", start + 1), self.durability))
+                .transpose()
+                .map_err(StorageError::io("noting the push in the storage's lock file"))?;
+            fsio::crash_points::hit("push noted");
+        }
+        // On failure the written files are removed at once, so that the next push numbers
+        // from the same count; what a failed removal leaves is rolled back by the next open
+        // (the note stays for it).
+        let undo = |written: &[String]| {
+            let undone = written.iter().all(|f| fsio::remove_if_exists(&self.dir.join(f)).is_ok());
+            if undone && noted {
+                let _ = self.life.with_lock(StorageLock::clear_note);
+            }
+        };
         let files = names.iter().map(String::as_str).zip(bodies.iter().map(Vec::as_slice));
-        let written = fsio::write_many(&self.dir, files, self.durability);
-        let stored = match &written {
-            Ok(n) => *n,
-            Err((n, _)) => *n,
-        } as u64;
-        st.meta.item_count = Some(start + stored);
+        if let Err((n, e)) = fsio::write_many(&self.dir, files, self.durability) {
+            undo(&names[..n]);
+            return Err(StorageError::Io {
+                context: format!("pushing items: none of {} stored (failed at item {})", items.len(), n + 1),
+                source: e,
+            });
+        }
+        st.meta.item_count = Some(last);
         st.meta.accessed_at = now;
         st.meta.modified_at = now;
-        // The count is written at once, not coalesced: the Python SDK numbers its next item
-        // from this file, and a lagging count (after a crash of ours) would make it write
-        // over our items.
-        self.save_meta(&mut st, true)?;
-        written.map(drop).map_err(|(n, e)| StorageError::Io {
-            context: format!("pushing items: {n} of {} stored", items.len()),
-            source: e,
-        })
+        // The count is written at once, not coalesced: it is the push's commit, and the
+        // Python SDK numbers its next item from it.
+        if let Err(e) = self.save_meta(&mut st, true) {
+            st.meta.item_count = Some(start);
+            undo(&names);
+            return Err(e);
+        }
+        fsio::crash_points::hit("push committed");
+        if noted {
+            let _ = self.life.with_lock(StorageLock::clear_note);
+        }
+        Ok(())
     }
 
     fn read_item(&self, n: u64) -> Result<Value> {

@@ -111,6 +111,54 @@ fn is_temp_name(name: &str) -> bool {
     })
 }
 
+/// `<input key>` or `<input key>.<ext>`: a file the input key is redirected to (§6).
+fn is_input_candidate(file: &str, input_key: &str) -> bool {
+    file.strip_prefix(input_key).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// Finishes a record write a crash interrupted (see `KeyValueStore::set_raw`): a sidecar's
+/// temp file whose value has no temp file left belongs to a value that was renamed into
+/// place, so the sidecar follows it. With the value's temp file still there, neither was
+/// renamed: both are stale and removed with the other temp files. `true` if anything was
+/// put in place.
+fn recover_pairs(dir: &Path, names: &[String], durability: Durability) -> Result<bool> {
+    let present: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+    let value_temps: std::collections::HashSet<&str> = names
+        .iter()
+        .filter(|n| !present.contains(format!("{n}{SIDECAR_SUFFIX}").as_str()))
+        .filter_map(|n| target_of(n))
+        .collect();
+    // Newest first, so that of two interrupted writes of one record the later wins.
+    let mut pending: Vec<(&str, &str, std::time::SystemTime)> = names
+        .iter()
+        .filter_map(|n| {
+            let value = target_of(n)?.strip_suffix(SIDECAR_SUFFIX)?;
+            let mtime = fs::metadata(dir.join(n)).and_then(|m| m.modified()).ok()?;
+            Some((n.as_str(), value, mtime))
+        })
+        .filter(|(_, value, _)| present.contains(value) && !value_temps.contains(value))
+        .collect();
+    pending.sort_by_key(|p| std::cmp::Reverse(p.2));
+    let mut done = std::collections::HashSet::new();
+    for (temp, value, _) in pending {
+        if !done.insert(value) {
+            continue;
+        }
+        fs::rename(dir.join(temp), dir.join(format!("{value}{SIDECAR_SUFFIX}")))
+            .map_err(StorageError::io(format!("restoring the metadata of {value}")))?;
+        tracing::warn!(file = %dir.join(value).display(), "finished a record write that was interrupted");
+    }
+    if !done.is_empty() && durability == Durability::Full {
+        fsio::sync_dir(dir).map_err(StorageError::io(format!("syncing {}", dir.display())))?;
+    }
+    Ok(!done.is_empty())
+}
+
+/// The file a temp file was to become: `<name>.<8 alnum>.tmp` → `<name>`.
+fn target_of(temp: &str) -> Option<&str> {
+    is_temp_name(temp).then(|| &temp[..temp.len() - ".12345678.tmp".len()])
+}
+
 /// Content type of an input file that has no sidecar (§6).
 fn input_content_type(name: &str, bytes: &[u8]) -> &'static str {
     const JSON: &str = "application/json; charset=utf-8";
@@ -130,12 +178,18 @@ impl std::fmt::Debug for KeyValueStore {
 
 impl KeyValueStore {
     pub(crate) fn open(dir: &Path, meta: StorageMeta, lock: StorageLock, cfg: &StorageConfig) -> Result<Self> {
-        let names: Vec<String> = fs::read_dir(dir)
-            .map_err(StorageError::io(format!("listing {}", dir.display())))?
-            .flatten()
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect();
+        let list = || -> Result<Vec<String>> {
+            Ok(fs::read_dir(dir)
+                .map_err(StorageError::io(format!("listing {}", dir.display())))?
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect())
+        };
+        let mut names = list()?;
+        if recover_pairs(dir, &names, cfg.durability)? {
+            names = list()?;
+        }
         let present: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
         let mut index = BTreeMap::new();
         for name in &names {
@@ -167,17 +221,32 @@ impl KeyValueStore {
         }
 
         // §6: the input file, `<input key>` or `<input key>.<ext>`.
-        let inputs: Vec<&String> = names
+        let mut inputs: Vec<&String> = names
             .iter()
-            .filter(|n| !n.ends_with(SIDECAR_SUFFIX) && !is_temp_name(n))
-            .filter(|n| {
-                *n == &cfg.input_key || n.strip_prefix(&cfg.input_key).is_some_and(|rest| rest.starts_with('.'))
-            })
+            .filter(|n| !n.ends_with(SIDECAR_SUFFIX) && !is_temp_name(n) && is_input_candidate(n, &cfg.input_key))
             .collect();
         if inputs.len() > 1 {
-            let mut found: Vec<String> = inputs.into_iter().cloned().collect();
-            found.sort();
-            return Err(StorageError::InputConflict(found));
+            // The Python SDK refuses such a store; refusing it here too would leave it
+            // unusable even for the delete that repairs it. So one file is chosen, the same
+            // on every open: the one whose sidecar names the input key, else the bare
+            // `<input key>`, else the first by name. The others stay records under the keys
+            // their sidecars give (writes never create this state: see `set_raw`).
+            inputs.sort_by_key(|n| {
+                let claims_input = index.get(*n).is_some_and(|i| i.key == cfg.input_key);
+                (!claims_input, **n != cfg.input_key, (*n).clone())
+            });
+            tracing::warn!(
+                store = %dir.display(),
+                chosen = %inputs[0],
+                others = ?&inputs[1..],
+                "more than one input file; the first is the input record, delete the others to silence this"
+            );
+            // A second file claiming the input key would list the key twice.
+            for other in &inputs[1..] {
+                if index.get(*other).is_some_and(|i| i.key == cfg.input_key) {
+                    index.remove(*other);
+                }
+            }
         }
         let input_file = inputs.first().map(|s| (*s).clone());
         if let Some(file) = &input_file {
@@ -263,14 +332,39 @@ impl KeyValueStore {
     pub(crate) fn set_raw(&self, key: &str, value: &[u8], content_type: &str) -> Result<()> {
         let mut st = self.live()?;
         let file = self.file_of(&st, key);
+        // §6: a second input file would make the store unreadable to the Python SDK (and
+        // ambiguous to us): `INPUT.json` is refused while `INPUT` exists, and vice versa.
+        let is_input_file = is_input_candidate(&file, &self.input_key);
+        if is_input_file && let Some(input) = st.input_file.as_ref().filter(|f| **f != file) {
+            return Err(StorageError::InputConflict(vec![input.clone(), file]));
+        }
         let info = KeyInfo { key: key.to_owned(), content_type: content_type.to_owned(), size: value.len() as u64 };
-        // Not `fsio::Rewriter`: records are read by other programs too (`file://` public
-        // URLs), and a reader holding the old file must keep seeing it whole.
-        fsio::write_atomic(&self.dir, &file, value, self.durability)
+        // The value and its sidecar are both staged before either is renamed into place:
+        // after a crash between the two renames, the sidecar's temp file is still there and
+        // the next open puts it in place (see `recover_pairs`). Not `fsio::Rewriter`:
+        // records are read by other programs too (`file://` public URLs), and a reader
+        // holding the old file must keep seeing it whole.
+        let sidecar_name = format!("{file}{SIDECAR_SUFFIX}");
+        let value_tmp = fsio::stage(&self.dir, &file, value, self.durability)
             .map_err(StorageError::io(format!("writing record {key:?}")))?;
-        fsio::write_atomic(&self.dir, &format!("{file}{SIDECAR_SUFFIX}"), &sidecar_bytes(&info), self.durability)
+        fsio::crash_points::hit("record value staged");
+        let sidecar_tmp = fsio::stage(&self.dir, &sidecar_name, &sidecar_bytes(&info), self.durability)
             .map_err(StorageError::io(format!("writing the metadata of record {key:?}")))?;
+        fsio::crash_points::hit("record sidecar staged");
+        value_tmp.commit().map_err(StorageError::io(format!("writing record {key:?}")))?;
+        fsio::crash_points::hit("record value renamed");
+        // From here the new value is in place; if its sidecar cannot be, its temp file is
+        // kept for the next open, and memory already describes the new value.
+        let committed = sidecar_tmp.commit_or_keep();
+        if is_input_file {
+            st.input_file = Some(file.clone());
+        }
         st.index.insert(file, info);
+        committed.map_err(StorageError::io(format!("writing the metadata of record {key:?}")))?;
+        fsio::crash_points::hit("record sidecar renamed");
+        if self.durability == Durability::Full {
+            fsio::sync_dir(&self.dir).map_err(StorageError::io(format!("syncing {}", self.dir.display())))?;
+        }
         self.modified(&mut st)
     }
 

@@ -688,6 +688,11 @@ impl Lifecycle {
         Ok(state)
     }
 
+    /// Runs `f` on the storage's lock (`None` once it was handed over by a close).
+    pub(crate) fn with_lock<R>(&self, f: impl FnOnce(&StorageLock) -> R) -> Option<R> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(f)
+    }
+
     pub(crate) fn close(&self) -> Option<StorageLock> {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.lock.lock().unwrap_or_else(|p| p.into_inner()).take()
