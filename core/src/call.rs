@@ -27,14 +27,16 @@ use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE
 use http::{HeaderMap, Method, StatusCode, Uri};
 
 use crate::config::{Config, Timeout, Timeouts};
-use crate::error::{Error, GiveUpReason, TransportError};
+use crate::error::{Error, GiveUpReason, TransportError, TransportErrorKind};
 use crate::request::{ApiRequest, OpMeta, merge_headers};
 use crate::response::Response;
 use crate::retry::{Decision, JitterSource, Outcome, RetryPolicy, RetryState, StopReason};
 use crate::stats::Stats;
 use crate::time::Instant;
 
-const MAX_REDIRECTS: u8 = 10;
+/// Redirects followed in one call at most (the official clients' transports allow as many
+/// or more); one more is a [`TransportErrorKind::Redirect`] error.
+pub const MAX_REDIRECTS: u8 = 10;
 
 /// One attempt to send.
 #[derive(Debug)]
@@ -45,6 +47,8 @@ pub struct Attempt {
     pub timeout: Option<Duration>,
     /// 1-based attempt number.
     pub number: u32,
+    /// The largest response body the driver may buffer (`None` for a streamed response).
+    pub max_body: Option<u64>,
 }
 
 /// What the driver must do next.
@@ -106,6 +110,17 @@ pub struct Call {
     stats: Arc<Stats>,
     state: State,
     redirects: u8,
+    // Where this call's redirects went, to refuse a loop before the limit.
+    visited: Vec<(Method, Uri)>,
+    max_body: Option<u64>,
+}
+
+/// What a redirect response leads to.
+enum Redirected {
+    Followed,
+    /// Not a redirect to follow (no `Location`, 300, 304...): the response is the answer.
+    AsIs,
+    Refused(TransportError),
 }
 
 macro_rules! event {
@@ -148,6 +163,8 @@ impl Call {
             stats,
             state: State::Ready,
             redirects: 0,
+            visited: Vec::new(),
+            max_body: config.max_response_body(),
         }
     }
 
@@ -159,6 +176,12 @@ impl Call {
     /// Attempts started so far.
     pub fn attempts(&self) -> u32 {
         self.retry.attempts()
+    }
+
+    /// The largest response body a buffered read may hold (error bodies of streamed calls
+    /// included).
+    pub fn max_body(&self) -> Option<u64> {
+        self.max_body
     }
 
     /// The next thing to do. `jitter` is drawn from only when a retry is decided.
@@ -212,7 +235,8 @@ impl Call {
                 || (drop_content && (name == CONTENT_TYPE || name == CONTENT_ENCODING || name == CONTENT_LENGTH))
         });
         self.state = State::InFlight;
-        Action::Send(Attempt { request: req, timeout, number: self.retry.attempts() })
+        let max_body = if self.meta.streamed { None } else { self.max_body };
+        Action::Send(Attempt { request: req, timeout, number: self.retry.attempts(), max_body })
     }
 
     // Returns `None` to continue the poll loop (an immediate retry).
@@ -308,8 +332,33 @@ impl Call {
         }
         let (parts, body) = response.into_parts();
         let status = parts.status;
-        if status.is_redirection() && self.follow_redirect(status, &parts.headers) {
+        if let Some(limit) = self.max_body.filter(|l| body.len() as u64 > *l) {
+            // The driver did not enforce the limit; the call fails as if it had.
+            let e = crate::client::decoding::too_large(limit);
+            event!(debug, self, "Response body too large", limit);
+            self.state = State::Failed(Failure::Transport(e), None);
             return;
+        }
+        if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+            // Only a proxy answers 407 (RFC 9110 §15.5.8); an `http://` target through a
+            // proxy sees it as a response. The same typed error as a refused CONNECT.
+            let e = TransportError::msg(
+                TransportErrorKind::ProxyAuth,
+                "the proxy answered 407: its credentials are missing or wrong",
+            );
+            self.state = State::Failed(Failure::Transport(e), None);
+            return;
+        }
+        if status.is_redirection() {
+            match self.follow_redirect(status, &parts.headers) {
+                Redirected::Followed => return,
+                Redirected::Refused(e) => {
+                    event!(debug, self, "Redirect not followed", status_code = status.as_u16(), error = %e);
+                    self.state = State::Failed(Failure::Transport(e), None);
+                    return;
+                }
+                Redirected::AsIs => {}
+            }
         }
         let resp = Response {
             status,
@@ -376,29 +425,56 @@ impl Call {
     }
 
     // Follows a redirect in place (drivers hand 3xx to the core so that every driver follows
-    // them the same way). Returns false when the response is to be returned as it is.
-    fn follow_redirect(&mut self, status: StatusCode, headers: &HeaderMap) -> bool {
-        let Some(location) = headers.get(LOCATION).and_then(|l| l.to_str().ok()) else { return false };
-        if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) || self.redirects >= MAX_REDIRECTS {
-            return false;
+    // them the same way), or says why not.
+    fn follow_redirect(&mut self, status: StatusCode, headers: &HeaderMap) -> Redirected {
+        let refuse = |m: String| Redirected::Refused(TransportError::msg(TransportErrorKind::Redirect, m));
+        let Some(location) = headers.get(LOCATION).and_then(|l| l.to_str().ok()) else { return Redirected::AsIs };
+        if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+            return Redirected::AsIs;
         }
-        let Some(next) = resolve(&self.uri, location) else { return false };
+        if self.redirects >= MAX_REDIRECTS {
+            return refuse(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        // A Location that is no URL leaves the 3xx as the answer, as before.
+        let Some(next) = resolve(&self.uri, location) else { return Redirected::AsIs };
+        let (from, to) = (self.uri.scheme_str().unwrap_or(""), next.scheme_str().unwrap_or(""));
+        if !matches!(to, "http" | "https") {
+            return refuse(format!("a redirect to a {to}: URL"));
+        }
+        if from == "https" && to == "http" {
+            // The token, the body and the answer would cross the network in clear.
+            let host = next.authority().map_or("", |a| a.as_str());
+            return refuse(format!("a redirect from https to http (http://{host}) is not followed"));
+        }
+        let to_get =
+            status == StatusCode::SEE_OTHER || (matches!(status.as_u16(), 301 | 302) && self.method == Method::POST);
+        let to_get = to_get && self.method != Method::HEAD;
+        if !to_get && !self.meta.replayable && !self.drop_content {
+            // 307/308 (and 301/302 of a PUT) resend the body; a streamed one is gone.
+            return refuse(format!("a {} redirect needs the streamed request body again", status.as_u16()));
+        }
+        let next_method = if to_get { Method::GET } else { self.method.clone() };
+        if self.visited.is_empty() {
+            self.visited.push((self.method.clone(), self.uri.clone()));
+        }
+        if self.visited.iter().any(|(m, u)| *m == next_method && *u == next) {
+            return refuse(format!("a redirect loop (back to {} {})", next_method, next.path()));
+        }
         if next.authority() != self.uri.authority() || next.scheme() != self.uri.scheme() {
             // Never send the token to another host (records redirect to object storage).
             self.drop_token = true;
         }
-        let to_get =
-            status == StatusCode::SEE_OTHER || (matches!(status.as_u16(), 301 | 302) && self.method == Method::POST);
-        if to_get && self.method != Method::HEAD {
+        if to_get {
             self.method = Method::GET;
             self.body = Bytes::new();
             self.drop_content = true;
         }
         event!(debug, self, "Following redirect", status_code = status.as_u16(), location = %next);
+        self.visited.push((next_method, next.clone()));
         self.uri = next;
         self.redirects += 1;
         self.state = State::Redirect;
-        true
+        Redirected::Followed
     }
 }
 

@@ -104,14 +104,61 @@ pub fn compress_request_body(
 #[error("unsupported content encoding {0:?}")]
 pub struct UnsupportedEncoding(pub String);
 
-/// Decompresses a response body chunk by chunk, with memory bounded by the chunk sizes.
+/// A buffered response body outgrew its limit (see
+/// [`Config::with_max_response_body`](crate::config::Config::with_max_response_body)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the response body is larger than the limit of {limit} bytes (counted decompressed)")]
+pub struct BodyTooLarge {
+    /// The limit, in bytes.
+    pub limit: u64,
+}
+
+impl BodyTooLarge {
+    /// Whether `e` is (or wraps) this error.
+    pub fn is(e: &io::Error) -> bool {
+        e.get_ref().is_some_and(|inner| inner.is::<Self>())
+    }
+}
+
+/// Where a decoder writes: the output of the current chunk, counted against a limit.
+/// Failing the write stops the decoder within one of its internal buffers (some KiB),
+/// however many bytes the compressed input would still expand to.
+struct Sink {
+    buf: Vec<u8>,
+    total: u64,
+    limit: u64,
+}
+
+impl Sink {
+    fn new() -> Self {
+        Self { buf: Vec::new(), total: 0, limit: u64::MAX }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.total = self.total.saturating_add(data.len() as u64);
+        if self.total > self.limit {
+            return Err(io::Error::other(BodyTooLarge { limit: self.limit }));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Decompresses a response body chunk by chunk, with memory bounded by the chunk sizes
+/// and, with [`ContentDecoder::limit`], the decoded size bounded too.
 pub struct ContentDecoder(Inner);
 
 enum Inner {
     Identity,
-    Gzip(MultiGzDecoder<Vec<u8>>),
-    Deflate(ZlibDecoder<Vec<u8>>),
-    Brotli(Box<brotli_decompressor::DecompressorWriter<Vec<u8>>>),
+    Gzip(MultiGzDecoder<Sink>),
+    Deflate(ZlibDecoder<Sink>),
+    Brotli(Box<brotli_decompressor::DecompressorWriter<Sink>>),
 }
 
 impl std::fmt::Debug for ContentDecoder {
@@ -132,11 +179,29 @@ impl ContentDecoder {
         let enc = content_encoding.map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
         Ok(Self(match enc.as_str() {
             "" | "identity" => Inner::Identity,
-            "gzip" | "x-gzip" => Inner::Gzip(MultiGzDecoder::new(Vec::new())),
-            "deflate" => Inner::Deflate(ZlibDecoder::new(Vec::new())),
-            "br" => Inner::Brotli(Box::new(brotli_decompressor::DecompressorWriter::new(Vec::new(), 8192))),
+            "gzip" | "x-gzip" => Inner::Gzip(MultiGzDecoder::new(Sink::new())),
+            "deflate" => Inner::Deflate(ZlibDecoder::new(Sink::new())),
+            "br" => Inner::Brotli(Box::new(brotli_decompressor::DecompressorWriter::new(Sink::new(), 8192))),
             _ => return Err(UnsupportedEncoding(enc)),
         }))
+    }
+
+    /// Fails decoding (with a [`BodyTooLarge`] cause) once more than `limit` bytes came
+    /// out. Identity bodies pass through uncounted: their reader counts them.
+    pub fn limit(mut self, limit: u64) -> Self {
+        if let Some(sink) = self.sink() {
+            sink.limit = limit;
+        }
+        self
+    }
+
+    fn sink(&mut self) -> Option<&mut Sink> {
+        match &mut self.0 {
+            Inner::Identity => None,
+            Inner::Gzip(d) => Some(d.get_mut()),
+            Inner::Deflate(d) => Some(d.get_mut()),
+            Inner::Brotli(d) => Some(d.get_mut()),
+        }
     }
 
     /// True when bodies pass through unchanged.
@@ -146,8 +211,8 @@ impl ContentDecoder {
 
     /// Decodes one chunk; returns what could be decompressed so far (possibly empty).
     pub fn decode(&mut self, chunk: Bytes) -> io::Result<Bytes> {
-        fn take(v: &mut Vec<u8>) -> Bytes {
-            Bytes::from(std::mem::take(v))
+        fn take(s: &mut Sink) -> Bytes {
+            Bytes::from(std::mem::take(&mut s.buf))
         }
         match &mut self.0 {
             Inner::Identity => Ok(chunk),
@@ -170,11 +235,11 @@ impl ContentDecoder {
     pub fn finish(self) -> io::Result<Bytes> {
         match self.0 {
             Inner::Identity => Ok(Bytes::new()),
-            Inner::Gzip(d) => d.finish().map(Bytes::from),
-            Inner::Deflate(d) => d.finish().map(Bytes::from),
+            Inner::Gzip(d) => d.finish().map(|s| Bytes::from(s.buf)),
+            Inner::Deflate(d) => d.finish().map(|s| Bytes::from(s.buf)),
             Inner::Brotli(mut d) => {
                 d.close()?;
-                d.into_inner().map(Bytes::from).map_err(|_| io::Error::other("brotli stream incomplete"))
+                d.into_inner().map(|s| Bytes::from(s.buf)).map_err(|_| io::Error::other("brotli stream incomplete"))
             }
         }
     }

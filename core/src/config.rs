@@ -11,6 +11,10 @@ use http::header::{ACCEPT, AUTHORIZATION, HeaderName, HeaderValue, USER_AGENT};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
 
+/// Default limit of a buffered response body (512 MiB), see
+/// [`Config::with_max_response_body`].
+pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 512 * 1024 * 1024;
+
 /// Default API address; `/v2` is appended during normalisation.
 pub const DEFAULT_API_URL: &str = "https://api.apify.com";
 
@@ -141,6 +145,7 @@ pub struct Config {
     is_at_home: bool,
     workflow_key: Option<String>,
     compression: RequestCompression,
+    max_response_body: Option<u64>,
     // Headers shared by every request, built once.
     headers: OnceLock<Arc<HeaderMap>>,
 }
@@ -159,6 +164,7 @@ impl Default for Config {
             is_at_home: false,
             workflow_key: None,
             compression: RequestCompression::default(),
+            max_response_body: Some(DEFAULT_MAX_RESPONSE_BODY),
             headers: OnceLock::new(),
         }
     }
@@ -177,6 +183,7 @@ impl fmt::Debug for Config {
             .field("is_at_home", &self.is_at_home)
             .field("workflow_key", &self.workflow_key.as_ref().map(|_| "<set>"))
             .field("compression", &self.compression)
+            .field("max_response_body", &self.max_response_body)
             .finish()
     }
 }
@@ -322,6 +329,22 @@ impl Config {
     pub fn with_request_compression(mut self, compression: RequestCompression) -> Self {
         self.compression = compression;
         self
+    }
+
+    /// The largest response body a call buffers, counted after decompression (default
+    /// 512 MiB; `None`: no limit). A larger one fails the call with
+    /// [`TransportErrorKind::BodyTooLarge`](crate::error::TransportErrorKind::BodyTooLarge),
+    /// not retried, as soon as the limit is passed: a compression bomb is stopped there,
+    /// not after it expanded. Streamed bodies (`stream_items`, records, logs) are read at
+    /// the caller's pace and not limited.
+    pub fn with_max_response_body(mut self, limit: Option<u64>) -> Self {
+        self.max_response_body = limit;
+        self
+    }
+
+    /// The limit of buffered response bodies.
+    pub fn max_response_body(&self) -> Option<u64> {
+        self.max_response_body
     }
 
     /// Takes the settings the client reads from the environment, through `lookup` (e.g.

@@ -139,6 +139,14 @@ pub enum GiveUpReason {
         /// The server's `Retry-After`.
         retry_after: Duration,
     },
+    /// The server's `Retry-After` ends after the call's deadline: waiting for it would
+    /// only fail later, so the call fails now.
+    RetryAfterPastDeadline {
+        /// The server's `Retry-After`.
+        retry_after: Duration,
+        /// What was left of the deadline.
+        remaining: Duration,
+    },
     /// A retry needed a wait, but the HTTP client offers no timer.
     NoTimer {
         /// The wait that was computed.
@@ -156,6 +164,10 @@ impl fmt::Display for GiveUpReason {
             Self::RetryAfterTooLong { retry_after } => {
                 write!(f, "the server asked to retry after {retry_after:?}, longer than allowed")
             }
+            Self::RetryAfterPastDeadline { retry_after, remaining } => write!(
+                f,
+                "the server asked to retry after {retry_after:?}, longer than the {remaining:?} left before the call's deadline"
+            ),
             Self::NoTimer { delay } => write!(
                 f,
                 "a retry needs a {delay:?} wait but the HTTP client has no timer \
@@ -169,8 +181,15 @@ impl fmt::Display for GiveUpReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
-    /// DNS failure, connection refused, TLS handshake failure: no request byte left the client.
+    /// Connection refused or unreachable, a TLS handshake cut short, a proxy that could not
+    /// be reached: no request byte left the client.
     Connect,
+    /// The host name did not resolve. Retried like [`Self::Connect`] (within the retry
+    /// limits): resolvers fail transiently too, and nothing was sent.
+    Dns,
+    /// The server's certificate was refused (untrusted issuer, expired, issued for another
+    /// host) or TLS could not be agreed on. Not retried: it fails the same way every time.
+    Tls,
     /// The attempt's timeout elapsed.
     Timeout,
     /// The connection was closed or reset after the request was (maybe) sent.
@@ -185,6 +204,15 @@ pub enum TransportErrorKind {
     Unsupported,
     /// The caller's streamed request body failed; the request cannot be replayed.
     RequestBody,
+    /// A redirect that is not followed: too many, a loop, `https` to `http`, another
+    /// scheme, or a streamed body that cannot be sent again.
+    Redirect,
+    /// A buffered response body is larger than
+    /// [`Config::with_max_response_body`](crate::config::Config::with_max_response_body)
+    /// allows (counted after decompression, so compression bombs stop there too).
+    BodyTooLarge,
+    /// The proxy answered 407: it needs (other) credentials.
+    ProxyAuth,
     /// Anything else; treated as transient and possibly processed.
     Other,
 }
@@ -192,13 +220,22 @@ pub enum TransportErrorKind {
 impl TransportErrorKind {
     /// Whether another attempt may succeed.
     pub fn is_transient(self) -> bool {
-        !matches!(self, Self::Protocol | Self::Unsupported | Self::RequestBody)
+        !matches!(
+            self,
+            Self::Protocol
+                | Self::Unsupported
+                | Self::RequestBody
+                | Self::Tls
+                | Self::Redirect
+                | Self::BodyTooLarge
+                | Self::ProxyAuth
+        )
     }
 
     /// Whether the server may have processed the request (decides retries of non-idempotent
     /// operations under [`NonIdempotentRetry::SafeOnly`](crate::retry::NonIdempotentRetry)).
     pub fn may_have_been_processed(self) -> bool {
-        !matches!(self, Self::Connect | Self::Refused | Self::Unsupported)
+        !matches!(self, Self::Connect | Self::Dns | Self::Tls | Self::Refused | Self::Unsupported | Self::ProxyAuth)
     }
 
     fn as_str(self) -> &'static str {
@@ -211,6 +248,11 @@ impl TransportErrorKind {
             Self::Protocol => "protocol error",
             Self::Unsupported => "unsupported request",
             Self::RequestBody => "request body failed",
+            Self::Dns => "name resolution failed",
+            Self::Tls => "TLS error",
+            Self::Redirect => "redirect not followed",
+            Self::BodyTooLarge => "response body too large",
+            Self::ProxyAuth => "proxy authentication required",
             Self::Other => "transport error",
         }
     }
@@ -468,6 +510,15 @@ mod tests {
         assert!(TransportErrorKind::Connect.is_transient());
         assert!(TransportErrorKind::Timeout.may_have_been_processed());
         assert!(!TransportErrorKind::Protocol.is_transient());
+        assert!(TransportErrorKind::Dns.is_transient() && !TransportErrorKind::Dns.may_have_been_processed());
+        for permanent in [
+            TransportErrorKind::Tls,
+            TransportErrorKind::Redirect,
+            TransportErrorKind::BodyTooLarge,
+            TransportErrorKind::ProxyAuth,
+        ] {
+            assert!(!permanent.is_transient(), "{permanent:?}");
+        }
         let e = TransportError::msg(TransportErrorKind::Timeout, "after 5s");
         assert_eq!(e.to_string(), "timed out: after 5s");
     }

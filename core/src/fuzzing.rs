@@ -1017,6 +1017,17 @@ fn drive_retry_state(setup: &Setup, steps: &[Step]) {
                 Decision::GiveUp(GiveUpReason::DeadlineWouldPass { delay }) => {
                     in_bounds(delay);
                     assert!(deadline.is_some_and(|dl| now + delay >= dl), "gave up with the deadline not passed");
+                    assert!(ra.is_none_or(|ra| ra < delay), "a wait set by Retry-After is said apart");
+                    continue 'calls;
+                }
+                Decision::GiveUp(GiveUpReason::RetryAfterPastDeadline { retry_after, remaining }) => {
+                    assert_eq!(Some(retry_after), ra);
+                    in_bounds(retry_after);
+                    let dl = deadline.expect("gave up on a deadline without one");
+                    assert!(
+                        now + retry_after >= dl && remaining == dl.saturating_duration_since(now),
+                        "{retry_after:?} {remaining:?}"
+                    );
                     continue 'calls;
                 }
                 Decision::GiveUp(GiveUpReason::BudgetExhausted) => {
@@ -1216,6 +1227,11 @@ fn check_call_result(
             assert_eq!(Some(resp.status.as_u16()), last_reply, "the final response is the last one");
             assert!(stopped_ok(Some(resp.status.as_u16()), None), "returned {} without retrying", resp.status);
         }
+        Err(Error::Transport { source, attempt: a, .. }) if source.kind() == TransportErrorKind::Redirect => {
+            // Too many, a loop, a downgrade, a streamed body to resend: refused, not retried.
+            assert_eq!(*a, attempt);
+            assert!(matches!(last_reply, Some(301 | 302 | 303 | 307 | 308)), "a redirect error after {last_reply:?}");
+        }
         Err(Error::Transport { source, attempt: a, .. }) => {
             assert_eq!(*a, attempt);
             assert_eq!(failed.and_then(|f| f.kind), Some(source.kind()));
@@ -1241,6 +1257,10 @@ fn check_call_result(
                 GiveUpReason::RetryAfterTooLong { retry_after } => {
                     assert_eq!(Some(*retry_after), f.retry_after);
                     assert!(*retry_after > policy.max_retry_after);
+                }
+                GiveUpReason::RetryAfterPastDeadline { retry_after, remaining } => {
+                    assert_eq!(Some(*retry_after), f.retry_after);
+                    assert!(*retry_after >= *remaining && deadline.is_some(), "{retry_after:?} {remaining:?}");
                 }
                 GiveUpReason::NoTimer { .. } => panic!("NoTimer without handle_no_timer"),
             }

@@ -42,6 +42,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod json;
 pub mod models;
+pub mod net;
 pub mod ops;
 pub mod path;
 pub mod prelude;

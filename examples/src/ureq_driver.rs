@@ -68,7 +68,7 @@ fn classify(e: ureq::Error) -> TransportError {
 
 impl BlockingHttpClient for UreqClient {
     fn call(&self, request: BlockingHttpRequest) -> Result<BlockingHttpResponse, TransportError> {
-        let BlockingHttpRequest { request, timeout, stream_response } = request;
+        let BlockingHttpRequest { request, timeout, stream_response, max_body } = request;
         let (mut parts, body) = request.into_parts();
         parts.headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(ACCEPT_ENCODING));
         let body = match body {
@@ -83,7 +83,8 @@ impl BlockingHttpClient for UreqClient {
         let body = if stream_response {
             BlockingResponseBody::Reader(Box::new(reader))
         } else {
-            BlockingResponseBody::Full(reader.read_all()?)
+            // The core's limit, counted decoded: a compression bomb stops here.
+            BlockingResponseBody::Full(reader.limit(max_body).read_all()?)
         };
         Ok(BlockingHttpResponse { status: parts.status, headers: parts.headers, body })
     }

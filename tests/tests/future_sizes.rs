@@ -19,6 +19,7 @@ fn check<D: HttpClient + Clone>(name: &str, driver: D) {
         request: http::Request::new(RequestBody::Full(bytes::Bytes::new())),
         timeout: None,
         stream_response: false,
+        max_body: None,
     };
     let exchange = driver.call(request);
     let exchange_size = size_of_val(&exchange);

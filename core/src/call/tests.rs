@@ -217,3 +217,122 @@ fn streamed_heads() {
     let Action::Done(Ok(r)) = call.poll_action(t, &mut j) else { panic!() };
     assert_eq!(r.attempt, 2);
 }
+
+/// The transport error a call ended with.
+fn transport_kind(r: &Result<Response, Error>) -> Option<TransportErrorKind> {
+    r.as_ref().err().and_then(Error::transport_error).map(TransportError::kind)
+}
+
+#[test]
+fn redirects_stop_at_the_limit_with_a_typed_error() {
+    let call = Call::new(request(Method::GET, true), &config(), stats(), Instant::ZERO);
+    let steps = (0..=MAX_REDIRECTS)
+        .map(|i| Step::Resp(response(302, &[("location", &format!("/v2/hop{i}"))], "")))
+        .chain([Step::Resp(response(200, &[], "{}"))])
+        .collect();
+    let (sends, r) = drive(call, steps);
+    assert_eq!(sends.len(), usize::from(MAX_REDIRECTS) + 1, "the original and {MAX_REDIRECTS} redirects");
+    assert_eq!(transport_kind(&r), Some(TransportErrorKind::Redirect), "{r:?}");
+    let e = r.unwrap_err();
+    assert!(e.to_string().contains("more than 10 redirects"), "{e}");
+    assert_eq!(e.attempts(), Some(1), "not retried");
+}
+
+#[test]
+fn a_redirect_loop_is_refused_before_the_limit() {
+    let call = Call::new(request(Method::GET, true), &config(), stats(), Instant::ZERO);
+    let steps = vec![
+        Step::Resp(response(302, &[("location", "/v2/b")], "")),
+        Step::Resp(response(301, &[("location", "/v2/datasets/ds/items")], "")),
+        Step::Resp(response(200, &[], "{}")),
+    ];
+    let (sends, r) = drive(call, steps);
+    assert_eq!(sends.len(), 2);
+    assert_eq!(transport_kind(&r), Some(TransportErrorKind::Redirect));
+    assert!(r.unwrap_err().to_string().contains("redirect loop"));
+}
+
+#[test]
+fn https_to_http_and_other_schemes_are_refused() {
+    let cfg = Config::new().with_token("tok").with_api_url("https://api.example").unwrap();
+    for location in ["http://api.example/v2/x", "http://elsewhere.example/x", "ftp://api.example/x", "file:///etc/x"] {
+        let path = crate::path::ResourcePath::resource("datasets", "ds").unwrap();
+        let req = crate::request::RequestBuilder::new(&cfg, Method::GET, &path, &[], "t", TimeoutTier::Short)
+            .build()
+            .unwrap();
+        let call = Call::new(req, &cfg, stats(), Instant::ZERO);
+        let (sends, r) = drive(call, vec![Step::Resp(response(302, &[("location", location)], ""))]);
+        assert_eq!(sends.len(), 1, "{location} was followed");
+        if location.starts_with("file:") {
+            // Not an absolute URL `http::Uri` reads: the 302 is the answer.
+            assert_eq!(r.map(|r| r.status.as_u16()).ok(), Some(302));
+            continue;
+        }
+        assert_eq!(transport_kind(&r), Some(TransportErrorKind::Redirect), "{location}: {r:?}");
+        let e = r.unwrap_err().to_string();
+        assert!(!e.contains("tok"), "{e}");
+    }
+}
+
+fn post(cfg: &Config, replayable: bool) -> ApiRequest {
+    let path = crate::path::ResourcePath::resource("key-value-stores", "s").unwrap();
+    let b = crate::request::RequestBuilder::new(cfg, Method::PUT, &path, &["records", "k"], "t", TimeoutTier::Short)
+        .raw_json(Bytes::from_static(b"{\"a\":1}"), "application/json");
+    if replayable { b.build().unwrap() } else { b.not_replayable().build().unwrap() }
+}
+
+#[test]
+fn temporary_and_permanent_redirects_resend_method_and_body() {
+    let cfg = config();
+    for status in [307, 308] {
+        let mut call = Call::new(post(&cfg, true), &cfg, stats(), Instant::ZERO);
+        let mut j = FixedJitter(0.0);
+        let Action::Send(_) = call.poll_action(Instant::ZERO, &mut j) else { panic!() };
+        call.handle_response(Instant::ZERO, None, response(status, &[("location", "/v2/moved")], ""));
+        let Action::Send(a) = call.poll_action(Instant::ZERO, &mut j) else { panic!() };
+        assert_eq!((a.request.method(), a.request.uri().path()), (&Method::PUT, "/v2/moved"));
+        assert_eq!(&a.request.body()[..], b"{\"a\":1}");
+        assert_eq!(a.request.headers()[CONTENT_TYPE], "application/json");
+    }
+    // A streamed body cannot be sent again: a typed error instead of an empty resend.
+    for status in [307, 308, 301] {
+        let call = Call::new(post(&cfg, false), &cfg, stats(), Instant::ZERO);
+        let (sends, r) = drive(call, vec![Step::Resp(response(status, &[("location", "/v2/moved")], ""))]);
+        assert_eq!(sends.len(), 1);
+        assert_eq!(transport_kind(&r), Some(TransportErrorKind::Redirect), "{status}: {r:?}");
+        assert!(r.unwrap_err().to_string().contains("streamed request body"));
+    }
+    // 303 asks for a GET of another resource: nothing to resend, so it is followed.
+    let call = Call::new(post(&cfg, false), &cfg, stats(), Instant::ZERO);
+    let steps = vec![Step::Resp(response(303, &[("location", "/v2/done")], "")), Step::Resp(response(200, &[], "{}"))];
+    let (sends, r) = drive(call, steps);
+    assert_eq!(sends.len(), 2);
+    assert!(r.is_ok(), "{r:?}");
+}
+
+#[test]
+fn a_body_past_the_limit_is_a_typed_error_not_retried() {
+    let cfg = config().with_max_response_body(Some(4));
+    let call = Call::new(request(Method::GET, true), &cfg, stats(), Instant::ZERO);
+    let (sends, r) = drive(call, vec![Step::Resp(response(200, &[], "12345"))]);
+    assert_eq!(sends.len(), 1);
+    assert_eq!(transport_kind(&r), Some(TransportErrorKind::BodyTooLarge));
+    assert!(r.unwrap_err().to_string().contains("limit of 4 bytes"));
+    let call = Call::new(request(Method::GET, true), &cfg, stats(), Instant::ZERO);
+    let (_, r) = drive(call, vec![Step::Resp(response(200, &[], "1234"))]);
+    assert!(r.is_ok());
+    // The attempt tells the driver; a streamed call is not limited.
+    let mut call = Call::new(request(Method::GET, true), &cfg, stats(), Instant::ZERO);
+    let Action::Send(a) = call.poll_action(Instant::ZERO, &mut FixedJitter(0.0)) else { panic!() };
+    assert_eq!(a.max_body, Some(4));
+    assert_eq!(Config::new().max_response_body(), Some(crate::config::DEFAULT_MAX_RESPONSE_BODY));
+}
+
+#[test]
+fn a_407_is_a_proxy_error_not_retried() {
+    let call = Call::new(request(Method::GET, true), &config(), stats(), Instant::ZERO);
+    let (sends, r) = drive(call, vec![Step::Resp(response(407, &[("proxy-authenticate", "Basic")], ""))]);
+    assert_eq!(sends.len(), 1);
+    assert_eq!(transport_kind(&r), Some(TransportErrorKind::ProxyAuth));
+    assert!(r.unwrap_err().to_string().contains("proxy authentication required"));
+}

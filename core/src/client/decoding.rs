@@ -15,7 +15,7 @@ use http::HeaderMap;
 use http::header;
 
 use super::http::{BoxFuture, ByteStream};
-use crate::codec::ContentDecoder;
+use crate::codec::{BodyTooLarge, ContentDecoder};
 use crate::error::{TransportError, TransportErrorKind};
 
 /// Makes a timer future; a driver passes its runtime's sleep.
@@ -36,7 +36,13 @@ pub fn take_decoder(headers: &mut HeaderMap) -> Option<ContentDecoder> {
 }
 
 fn corrupt(e: std::io::Error) -> TransportError {
-    TransportError::new(TransportErrorKind::IncompleteBody, e)
+    let kind = if BodyTooLarge::is(&e) { TransportErrorKind::BodyTooLarge } else { TransportErrorKind::IncompleteBody };
+    TransportError::new(kind, e)
+}
+
+/// The error of a body that outgrew `limit` bytes.
+pub fn too_large(limit: u64) -> TransportError {
+    TransportError::new(TransportErrorKind::BodyTooLarge, BodyTooLarge { limit })
 }
 
 /// A body stream with its `Content-Encoding` removed and, optionally, an idle timeout:
@@ -47,6 +53,9 @@ pub struct DecodedStream<S = ByteStream> {
     idle: Option<(Duration, SleepFn)>,
     timer: Option<BoxFuture<'static, ()>>,
     done: bool,
+    // Decoded bytes handed out, and the most allowed.
+    seen: u64,
+    limit: Option<u64>,
 }
 
 impl<S> std::fmt::Debug for DecodedStream<S> {
@@ -58,7 +67,29 @@ impl<S> std::fmt::Debug for DecodedStream<S> {
 impl<S> DecodedStream<S> {
     /// Decodes `inner` with `decoder` (`None`: pass-through).
     pub fn new(inner: S, decoder: Option<ContentDecoder>) -> Self {
-        Self { inner, decoder, idle: None, timer: None, done: false }
+        Self { inner, decoder, idle: None, timer: None, done: false, seen: 0, limit: None }
+    }
+
+    /// Fails the stream with a [`TransportErrorKind::BodyTooLarge`] once more than `limit`
+    /// decoded bytes came (`None`: no limit). The decoder stops as soon as it passes the
+    /// limit, so a compression bomb never expands beyond it.
+    pub fn limit(mut self, limit: Option<u64>) -> Self {
+        self.limit = limit;
+        if let Some(l) = limit {
+            self.decoder = self.decoder.take().map(|d| d.limit(l));
+        }
+        self
+    }
+
+    fn count(&mut self, chunk: Bytes) -> Poll<Option<Result<Bytes, TransportError>>> {
+        self.seen = self.seen.saturating_add(chunk.len() as u64);
+        match self.limit {
+            Some(limit) if self.seen > limit => {
+                self.done = true;
+                Poll::Ready(Some(Err(too_large(limit))))
+            }
+            _ => Poll::Ready(Some(Ok(chunk))),
+        }
     }
 
     /// Fails the stream with a [`TransportErrorKind::Timeout`] when no chunk arrives for
@@ -82,7 +113,7 @@ impl<S: Stream<Item = Result<Bytes, TransportError>> + Unpin> Stream for Decoded
                 Poll::Ready(None) => {
                     this.done = true;
                     return match this.decoder.take().map(ContentDecoder::finish) {
-                        Some(Ok(b)) if !b.is_empty() => Poll::Ready(Some(Ok(b))),
+                        Some(Ok(b)) if !b.is_empty() => this.count(b),
                         Some(Err(e)) => Poll::Ready(Some(Err(corrupt(e)))),
                         _ => Poll::Ready(None),
                     };
@@ -100,7 +131,7 @@ impl<S: Stream<Item = Result<Bytes, TransportError>> + Unpin> Stream for Decoded
                     };
                     match decoded {
                         Ok(b) if b.is_empty() => continue,
-                        Ok(b) => return Poll::Ready(Some(Ok(b))),
+                        Ok(b) => return this.count(b),
                         Err(e) => {
                             this.done = true;
                             return Poll::Ready(Some(Err(e)));
@@ -127,7 +158,21 @@ pub async fn collect_decoded<S>(inner: S, decoder: Option<ContentDecoder>) -> Re
 where
     S: Stream<Item = Result<Bytes, TransportError>> + Unpin,
 {
-    let mut stream = DecodedStream::new(inner, decoder);
+    collect_decoded_limited(inner, decoder, None).await
+}
+
+/// Reads a whole body stream, removing its encoding, failing with
+/// [`TransportErrorKind::BodyTooLarge`] past `limit` decoded bytes (a driver passes the
+/// request's [`HttpRequest::max_body`](super::http::HttpRequest::max_body)).
+pub async fn collect_decoded_limited<S>(
+    inner: S,
+    decoder: Option<ContentDecoder>,
+    limit: Option<u64>,
+) -> Result<Bytes, TransportError>
+where
+    S: Stream<Item = Result<Bytes, TransportError>> + Unpin,
+{
+    let mut stream = DecodedStream::new(inner, decoder).limit(limit);
     // Most bodies arrive in one chunk: that one is returned as it is, without a copy.
     let mut first: Option<Bytes> = None;
     let mut out = BytesMut::new();
@@ -151,6 +196,8 @@ pub struct DecodedReader<R> {
     inner: R,
     decoder: Option<ContentDecoder>,
     out: Bytes,
+    seen: u64,
+    limit: Option<u64>,
 }
 
 impl<R> std::fmt::Debug for DecodedReader<R> {
@@ -162,15 +209,27 @@ impl<R> std::fmt::Debug for DecodedReader<R> {
 impl<R: Read> DecodedReader<R> {
     /// Decodes `inner` with `decoder` (`None`: pass-through).
     pub fn new(inner: R, decoder: Option<ContentDecoder>) -> Self {
-        Self { inner, decoder, out: Bytes::new() }
+        Self { inner, decoder, out: Bytes::new(), seen: 0, limit: None }
     }
 
-    /// Reads the rest of the body; a failure is an incomplete body.
+    /// Fails reading (with a [`BodyTooLarge`] cause) once more than `limit` decoded bytes
+    /// came (`None`: no limit).
+    pub fn limit(mut self, limit: Option<u64>) -> Self {
+        self.limit = limit;
+        if let Some(l) = limit {
+            self.decoder = self.decoder.take().map(|d| d.limit(l));
+        }
+        self
+    }
+
+    /// Reads the rest of the body; a failure is an incomplete body (or one too large).
     pub fn read_all(mut self) -> Result<Bytes, TransportError> {
         let mut buf = Vec::new();
         self.read_to_end(&mut buf).map_err(|e| {
             let kind = if e.kind() == std::io::ErrorKind::TimedOut {
                 TransportErrorKind::Timeout
+            } else if BodyTooLarge::is(&e) {
+                TransportErrorKind::BodyTooLarge
             } else {
                 TransportErrorKind::IncompleteBody
             };
@@ -182,6 +241,17 @@ impl<R: Read> DecodedReader<R> {
 
 impl<R: Read> Read for DecodedReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.read_decoded(buf)?;
+        self.seen = self.seen.saturating_add(n as u64);
+        match self.limit {
+            Some(limit) if self.seen > limit => Err(std::io::Error::other(BodyTooLarge { limit })),
+            _ => Ok(n),
+        }
+    }
+}
+
+impl<R: Read> DecodedReader<R> {
+    fn read_decoded(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let mut chunk = [0u8; 16 * 1024];
         while self.out.is_empty() {
             let Some(decoder) = &mut self.decoder else { return self.inner.read(buf) };
@@ -293,5 +363,52 @@ mod tests {
         assert_eq!(err.kind(), TransportErrorKind::Timeout);
         assert_eq!(*asked.lock().unwrap(), [Duration::from_secs(3)]);
         assert!(block_on(poll_fn(|cx| Pin::new(&mut s).poll_next(cx))).is_none());
+    }
+
+    /// A gzip bomb: a few KiB that expand to 64 MiB of zeros.
+    fn bomb() -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            e.write_all(&zeros).unwrap();
+        }
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn a_compression_bomb_stops_at_the_limit() {
+        let packed = bomb();
+        assert!(packed.len() < 128 * 1024, "{}", packed.len());
+        let limit = 1 << 20;
+        // Whole chunk at once: the decoder itself stops, not the count afterwards.
+        let dec = ContentDecoder::new(Some("gzip")).ok();
+        let mut s = DecodedStream::new(chunks(&packed, packed.len()), dec).limit(Some(limit));
+        let mut got = 0u64;
+        let err = loop {
+            match block_on(poll_fn(|cx| Pin::new(&mut s).poll_next(cx))) {
+                Some(Ok(b)) => got += b.len() as u64,
+                Some(Err(e)) => break e,
+                None => panic!("a 64 MiB body passed a 1 MiB limit"),
+            }
+        };
+        assert_eq!(err.kind(), TransportErrorKind::BodyTooLarge);
+        assert!(got <= limit, "{got} bytes came out");
+        assert!(err.to_string().contains("limit of 1048576 bytes"), "{err}");
+        // Through the reader, and the same body within a larger limit.
+        let dec = ContentDecoder::new(Some("gzip")).ok();
+        let err = DecodedReader::new(&packed[..], dec).limit(Some(limit)).read_all().unwrap_err();
+        assert_eq!(err.kind(), TransportErrorKind::BodyTooLarge);
+        let dec = ContentDecoder::new(Some("gzip")).ok();
+        assert_eq!(
+            block_on(collect_decoded_limited(chunks(&packed, 4096), dec, Some(64 << 20))).unwrap().len(),
+            64 << 20
+        );
+        // Identity bodies are counted by the stream and the reader.
+        let plain = vec![1u8; 10_000];
+        let err = block_on(collect_decoded_limited(chunks(&plain, 999), None, Some(9_999))).unwrap_err();
+        assert_eq!(err.kind(), TransportErrorKind::BodyTooLarge);
+        assert_eq!(block_on(collect_decoded_limited(chunks(&plain, 999), None, Some(10_000))).unwrap().len(), 10_000);
+        let err = DecodedReader::new(&plain[..], None).limit(Some(9_999)).read_all().unwrap_err();
+        assert_eq!(err.kind(), TransportErrorKind::BodyTooLarge);
     }
 }

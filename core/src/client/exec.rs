@@ -108,13 +108,17 @@ fn deliver(
     }
 }
 
-async fn collect(body: ResponseBody) -> Result<Bytes, TransportError> {
+/// Reads a whole body a driver handed over as a stream, stopping past `limit` bytes.
+async fn collect(body: ResponseBody, limit: Option<u64>) -> Result<Bytes, TransportError> {
     match body {
         ResponseBody::Full(b) => Ok(b),
         ResponseBody::Stream(mut s) => {
             let mut buf = BytesMut::new();
             while let Some(chunk) = poll_fn(|cx| s.as_mut().poll_next(cx)).await {
                 buf.extend_from_slice(&chunk?);
+                if let Some(limit) = limit.filter(|l| buf.len() as u64 > *l) {
+                    return Err(super::decoding::too_large(limit));
+                }
             }
             Ok(buf.freeze())
         }
@@ -149,6 +153,7 @@ pub(crate) async fn execute<D: HttpClient>(
                     request: http::Request::from_parts(parts, body),
                     timeout: attempt.timeout,
                     stream_response: streamed,
+                    max_body: attempt.max_body,
                 }
             }
             Action::WaitUntil(at) => {
@@ -175,7 +180,7 @@ pub(crate) async fn execute<D: HttpClient>(
                 let body = match resp.body {
                     ResponseBody::Full(b) => Ok(b),
                     stream => {
-                        let body = collect(stream).await;
+                        let body = collect(stream, call.max_body()).await;
                         now = driver.now();
                         body
                     }
@@ -303,13 +308,18 @@ pub(crate) fn io_to_transport(e: std::io::Error) -> TransportError {
     }
 }
 
-fn read_all(body: BlockingResponseBody) -> Result<Bytes, TransportError> {
+/// Reads a whole body a driver handed over as a reader, stopping past `limit` bytes.
+fn read_all(body: BlockingResponseBody, limit: Option<u64>) -> Result<Bytes, TransportError> {
     match body {
         BlockingResponseBody::Full(b) => Ok(b),
-        BlockingResponseBody::Reader(mut r) => {
+        BlockingResponseBody::Reader(r) => {
             let mut buf = Vec::new();
-            r.read_to_end(&mut buf).map_err(io_to_transport)?;
-            Ok(buf.into())
+            let most = limit.map_or(u64::MAX, |l| l.saturating_add(1));
+            r.take(most).read_to_end(&mut buf).map_err(io_to_transport)?;
+            match limit {
+                Some(limit) if buf.len() as u64 > limit => Err(super::decoding::too_large(limit)),
+                _ => Ok(buf.into()),
+            }
         }
     }
 }
@@ -337,6 +347,7 @@ pub(crate) fn execute_blocking<D: BlockingHttpClient>(
                     request: http::Request::from_parts(parts, body),
                     timeout: attempt.timeout,
                     stream_response: streamed,
+                    max_body: attempt.max_body,
                 };
                 let result = driver.call(req);
                 now = driver.now();
@@ -354,7 +365,7 @@ pub(crate) fn execute_blocking<D: BlockingHttpClient>(
                         let body = match resp.body {
                             BlockingResponseBody::Full(b) => Ok(b),
                             reader => {
-                                let body = read_all(reader);
+                                let body = read_all(reader, call.max_body());
                                 now = driver.now();
                                 body
                             }

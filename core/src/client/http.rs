@@ -50,6 +50,12 @@ pub struct HttpRequest {
     /// Whether the caller wants the body as a stream (then the timeout covers the head, and
     /// each later chunk may take as long again).
     pub stream_response: bool,
+    /// The largest response body, decoded, the driver may buffer (`None`: no limit, and
+    /// always `None` for streamed responses). Past it the driver stops reading and fails
+    /// with [`TransportErrorKind::BodyTooLarge`](crate::error::TransportErrorKind); the
+    /// decoding helpers ([`crate::client::decoding`]) do the counting. The core checks
+    /// again what it is handed.
+    pub max_body: Option<u64>,
 }
 
 /// A response body: whole, or a stream of decoded chunks.
@@ -151,6 +157,8 @@ pub struct BlockingHttpRequest {
     pub timeout: Option<Duration>,
     /// Whether the caller wants the body as a reader.
     pub stream_response: bool,
+    /// The largest buffered response body, as in [`HttpRequest::max_body`].
+    pub max_body: Option<u64>,
 }
 
 /// A blocking response body.

@@ -262,6 +262,11 @@ impl RetryState {
         if let Some(deadline) = self.deadline
             && now + delay >= deadline
         {
+            // Said apart when the server's hint set the wait: no retry policy would help.
+            if let Some(ra) = retry_after.filter(|ra| *ra == delay) {
+                let remaining = deadline.saturating_duration_since(now);
+                return Decision::GiveUp(GiveUpReason::RetryAfterPastDeadline { retry_after: ra, remaining });
+            }
             return Decision::GiveUp(GiveUpReason::DeadlineWouldPass { delay });
         }
 

@@ -275,3 +275,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_retry_after_past_the_deadline_fails_at_once() {
+    let mut h = HeaderMap::new();
+    h.insert("retry-after", HeaderValue::from_static("30"));
+    // 30 s is within max_retry_after (60 s) but not within a 2 s deadline.
+    let policy = RetryPolicy { deadline: Some(MS(2000)), ..Default::default() };
+    let mut st = RetryState::new(&policy, Instant::ZERO);
+    st.start_attempt();
+    let out = Outcome::Response { status: status(429), headers: &h };
+    let at = Instant::ZERO + MS(500);
+    let d = st.on_failure(&policy, &out, true, at, None, &mut FixedJitter(0.0));
+    assert_eq!(
+        d,
+        Decision::GiveUp(GiveUpReason::RetryAfterPastDeadline {
+            retry_after: Duration::from_secs(30),
+            remaining: MS(1500)
+        })
+    );
+    let Decision::GiveUp(reason) = d else { unreachable!() };
+    assert!(reason.to_string().contains("longer than the 1.5s left before the call's deadline"), "{reason}");
+
+    // A day is longer than any policy allows: without a deadline the cap says so, and an
+    // absurd value saturates instead of overflowing the clock.
+    for (value, want) in
+        [("86400", Duration::from_secs(86400)), ("99999999999999999999999", Duration::from_secs(u64::MAX))]
+    {
+        h.insert("retry-after", HeaderValue::from_static(value));
+        let out = Outcome::Response { status: status(503), headers: &h };
+        let mut st = RetryState::new(&RetryPolicy::default(), Instant::ZERO);
+        st.start_attempt();
+        let d = st.on_failure(&RetryPolicy::default(), &out, true, Instant::ZERO, None, &mut FixedJitter(0.0));
+        assert_eq!(d, Decision::GiveUp(GiveUpReason::RetryAfterTooLong { retry_after: want }), "{value}");
+        // With a deadline, the deadline is named whatever max_retry_after says.
+        let lax = RetryPolicy { max_retry_after: Duration::MAX, deadline: Some(MS(2000)), ..Default::default() };
+        let mut st = RetryState::new(&lax, Instant::ZERO);
+        st.start_attempt();
+        let d = st.on_failure(&lax, &out, true, Instant::ZERO, None, &mut FixedJitter(0.0));
+        assert_eq!(
+            d,
+            Decision::GiveUp(GiveUpReason::RetryAfterPastDeadline { retry_after: want, remaining: MS(2000) })
+        );
+    }
+}

@@ -164,7 +164,7 @@ fn timed_out(t: Duration) -> TransportError {
 
 impl HttpClient for AsyncStdClient {
     async fn call(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let HttpRequest { request, timeout, stream_response } = request;
+        let HttpRequest { request, timeout, stream_response, max_body } = request;
         let (mut parts, body) = request.into_parts();
         parts.headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(ACCEPT_ENCODING));
         let exchange = async {
@@ -174,7 +174,7 @@ impl HttpClient for AsyncStdClient {
             if stream_response {
                 return Ok((response, Err((head.body, decoder))));
             }
-            Ok((response, Ok(decoding::collect_decoded(chunks(head.body), decoder).await?)))
+            Ok((response, Ok(decoding::collect_decoded_limited(chunks(head.body), decoder, max_body).await?)))
         };
         // Not `async_std::future::timeout`: an async fn, it would hold `exchange` twice.
         let deadline = async {

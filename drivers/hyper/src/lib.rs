@@ -180,7 +180,7 @@ impl Environment for HyperClient {
 
 impl HttpClient for HyperClient {
     async fn call(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let HttpRequest { request, timeout, stream_response } = request;
+        let HttpRequest { request, timeout, stream_response, max_body } = request;
         let (mut parts, body) = request.into_parts();
         parts.headers.entry(header::ACCEPT_ENCODING).or_insert(HeaderValue::from_static(ACCEPT_ENCODING));
         let body = match body {
@@ -198,7 +198,7 @@ impl HttpClient for HyperClient {
                 let stream = decoding::DecodedStream::new(raw, decoder).idle_timeout(timeout, sleep);
                 return Ok((parts, ResponseBody::Stream(Box::pin(stream))));
             }
-            let bytes = decoding::collect_decoded(raw, decoder).await?;
+            let bytes = decoding::collect_decoded_limited(raw, decoder, max_body).await?;
             Ok((parts, ResponseBody::Full(bytes)))
         };
         let (parts, body) = match timeout {

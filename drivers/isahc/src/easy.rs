@@ -85,11 +85,13 @@ impl EasyPool {
         body: BlockingRequestBody,
         timeout: Option<Duration>,
         pipe: Option<Arc<Pipe>>,
+        max_body: Option<u64>,
     ) -> Result<Easy2<Exchange>, TransportError> {
         let mut easy = self.checkout();
         match configure(&mut easy, &self.settings, parts, body, timeout, pipe.is_some()) {
             Ok(()) => {
                 easy.get_mut().pipe = pipe;
+                easy.get_mut().max_body = max_body;
                 Ok(easy)
             }
             Err(e) => {
@@ -132,8 +134,9 @@ impl EasyPool {
         parts: http::request::Parts,
         body: BlockingRequestBody,
         timeout: Option<Duration>,
+        max_body: Option<u64>,
     ) -> Result<Response, TransportError> {
-        let easy = self.prepare(parts, body, timeout, None)?;
+        let easy = self.prepare(parts, body, timeout, None, max_body)?;
         let performed = easy.perform();
         self.finish(easy, performed)
     }
@@ -308,6 +311,10 @@ pub(crate) struct Exchange {
     pipe: Option<Arc<Pipe>>,
     /// The options the handle holds (kept from call to call).
     shape: Option<Shape>,
+    /// The core's limit of a buffered body: past it (on the wire, then decoded) the
+    /// transfer is aborted.
+    max_body: Option<u64>,
+    too_large: bool,
 }
 
 impl Exchange {
@@ -339,6 +346,8 @@ impl Exchange {
         self.head_done = false;
         self.bad_head = None;
         self.pipe = None;
+        self.max_body = None;
+        self.too_large = false;
         for buf in [&mut self.head, &mut self.body] {
             buf.clear();
             if buf.capacity() > KEPT_BUFFER {
@@ -361,13 +370,16 @@ impl Exchange {
             Bytes::from(std::mem::take(&mut self.body))
         };
         let body = match decoding::take_decoder(&mut headers) {
-            Some(decoder) => DecodedReader::new(raw.reader(), Some(decoder)).read_all()?,
+            Some(decoder) => DecodedReader::new(raw.reader(), Some(decoder)).limit(self.max_body).read_all()?,
             None => raw,
         };
         Ok(Response { status, headers, body })
     }
 
     fn error(&mut self, e: curl::Error) -> TransportError {
+        if let (true, Some(limit)) = (self.too_large, self.max_body) {
+            return decoding::too_large(limit);
+        }
         if let Some(cause) = self.upload_error.take() {
             return TransportError::new(TransportErrorKind::RequestBody, cause);
         }
@@ -450,6 +462,11 @@ impl Handler for Exchange {
             Some(pipe) if !pipe.push(data) => Err(WriteError::Pause),
             Some(_) => Ok(data.len()),
             None => {
+                if self.max_body.is_some_and(|l| (self.body.len() + data.len()) as u64 > l) {
+                    // Returning less than offered aborts the transfer (curl error 23).
+                    self.too_large = true;
+                    return Ok(0);
+                }
                 self.body.extend_from_slice(data);
                 Ok(data.len())
             }
@@ -640,7 +657,7 @@ mod tests {
                 .body(())
                 .unwrap();
             let body = BlockingRequestBody::Full(Bytes::from_static(body.as_bytes()));
-            let r = pool.call(request.into_parts().0, body, Some(Duration::from_secs(5))).expect("call");
+            let r = pool.call(request.into_parts().0, body, Some(Duration::from_secs(5)), None).expect("call");
             String::from_utf8(r.body.to_vec()).unwrap().to_ascii_lowercase()
         };
         // One idle handle: every call below reuses it.
@@ -663,6 +680,7 @@ mod tests {
         let head = pool.call(
             http::Request::head(format!("{url}/e")).body(()).unwrap().into_parts().0,
             BlockingRequestBody::Full(Bytes::new()),
+            None,
             None,
         );
         assert_eq!(head.expect("head").status, StatusCode::OK);

@@ -211,7 +211,8 @@ impl Shared {
         timeout: Option<Duration>,
     ) -> Result<pipe::PipeBody, TransportError> {
         let pipe = Arc::new(pipe::Pipe::default());
-        let easy = self.async_handles.prepare(parts, BlockingRequestBody::Full(body), timeout, Some(pipe.clone()))?;
+        let easy =
+            self.async_handles.prepare(parts, BlockingRequestBody::Full(body), timeout, Some(pipe.clone()), None)?;
         let link = self.agent().link();
         Ok(pipe::PipeBody::new(pipe, link.clone(), self.async_handles.clone(), link.submit(easy)))
     }
@@ -260,12 +261,12 @@ impl Environment for IsahcClient {
 
 impl HttpClient for IsahcClient {
     async fn call(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let HttpRequest { request, timeout, stream_response } = request;
+        let HttpRequest { request, timeout, stream_response, max_body } = request;
         let (parts, body) = request.into_parts();
         let body = match body {
             RequestBody::Full(b) if !stream_response => {
                 let handles = &self.shared.async_handles;
-                let easy = handles.prepare(parts, BlockingRequestBody::Full(b), timeout, None)?;
+                let easy = handles.prepare(parts, BlockingRequestBody::Full(b), timeout, None, max_body)?;
                 let (easy, performed) = self.shared.agent().link().submit(easy).await?;
                 let r = handles.finish(easy, performed)?;
                 return Ok(HttpResponse { status: r.status, headers: r.headers, body: ResponseBody::Full(r.body) });
@@ -288,7 +289,7 @@ impl HttpClient for IsahcClient {
         let body = if stream_response {
             ResponseBody::Stream(Box::pin(DecodedStream::new(raw, decoder).idle_timeout(timeout, timer())))
         } else {
-            ResponseBody::Full(decoding::collect_decoded(raw, decoder).await?)
+            ResponseBody::Full(decoding::collect_decoded_limited(raw, decoder, max_body).await?)
         };
         Ok(HttpResponse { status: parts.status, headers: parts.headers, body })
     }
@@ -312,10 +313,10 @@ fn timer() -> SleepFn {
 
 impl BlockingHttpClient for IsahcClient {
     fn call(&self, request: BlockingHttpRequest) -> Result<BlockingHttpResponse, TransportError> {
-        let BlockingHttpRequest { request, timeout, stream_response } = request;
+        let BlockingHttpRequest { request, timeout, stream_response, max_body } = request;
         let (parts, body) = request.into_parts();
         if !stream_response {
-            let r = self.easy.call(parts, body, timeout)?;
+            let r = self.easy.call(parts, body, timeout, max_body)?;
             return Ok(BlockingHttpResponse {
                 status: r.status,
                 headers: r.headers,

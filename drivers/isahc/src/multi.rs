@@ -288,7 +288,7 @@ mod tests {
             ca_file: None,
         });
         let request = http::Request::get(serve(1)).body(()).unwrap().into_parts().0;
-        let easy = pool.prepare(request, BlockingRequestBody::Full(Default::default()), None, None).unwrap();
+        let easy = pool.prepare(request, BlockingRequestBody::Full(Default::default()), None, None, None).unwrap();
         let (easy, performed) = futures_lite::future::block_on(agent.link().submit(easy)).unwrap();
         let response = pool.finish(easy, performed).unwrap();
         assert_eq!((response.status.as_u16(), &response.body[..]), (200, &b"ok"[..]));

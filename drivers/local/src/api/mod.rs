@@ -243,6 +243,18 @@ impl Call<'_> {
     }
 }
 
+/// The token of an `Authorization: Bearer TOKEN` header; the scheme is case-insensitive
+/// (RFC 9110, section 11.1).
+fn bearer_token(value: &HeaderValue) -> Option<&str> {
+    let (scheme, token) = value.to_str().ok()?.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The platform's answer to a wrong token (its OpenAPI document's `Unauthorized` example).
+fn invalid_token() -> ApiFailure {
+    ApiFailure::new(StatusCode::UNAUTHORIZED, "invalid-token", "Authentication token is not valid.")
+}
+
 /// The local API: routes requests to the storages.
 #[derive(Debug, Clone)]
 pub struct LocalApi {
@@ -288,22 +300,18 @@ impl LocalApi {
 
     fn authorize(&self, req: &Request<Bytes>, query: &Query) -> ApiResult<()> {
         let Some(expected) = &self.cfg.token else { return Ok(()) };
-        let bearer = req
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        match bearer.or_else(|| query.str("token")) {
+        // A blank header is no credential at all.
+        let header = req.headers().get(http::header::AUTHORIZATION).filter(|v| !v.as_bytes().trim_ascii().is_empty());
+        match header.and_then(bearer_token).or_else(|| query.str("token")) {
+            Some(t) if t == expected => Ok(()),
+            // A token that is wrong, or credentials of another scheme: given, but not valid.
+            Some(_) => Err(invalid_token()),
+            None if header.is_some() => Err(invalid_token()),
             None => Err(ApiFailure::new(
                 StatusCode::UNAUTHORIZED,
                 "token-not-provided",
                 "Authentication token was not provided",
             )),
-            Some(t) if t == expected => Ok(()),
-            Some(_) => {
-                Err(ApiFailure::new(StatusCode::UNAUTHORIZED, "invalid-token", "Authentication token is not valid"))
-            }
         }
     }
 
@@ -391,5 +399,42 @@ impl Storages {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::StorageConfig;
+
+    fn status_and_type(api: &LocalApi, uri: &str, authorization: Option<&str>) -> (u16, Option<String>) {
+        let mut req = Request::get(uri);
+        if let Some(a) = authorization {
+            req = req.header(http::header::AUTHORIZATION, a);
+        }
+        let response = api.handle(req.body(Bytes::new()).unwrap());
+        let body: Value = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+        (response.status().as_u16(), body["error"]["type"].as_str().map(str::to_owned))
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_wrong_credentials_are_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let storages = Arc::new(Storages::new(StorageConfig::new(dir.path())));
+        let api = LocalApi::new(storages, ApiConfig { token: Some("s3cret".into()), ..ApiConfig::default() });
+        for auth in ["Bearer s3cret", "bearer s3cret", "BEARER s3cret", "bEaReR   s3cret "] {
+            assert_eq!(status_and_type(&api, "/v2/datasets", Some(auth)), (200, None), "{auth:?}");
+        }
+        assert_eq!(status_and_type(&api, "/v2/datasets?token=s3cret", None), (200, None));
+        // Another scheme's credentials do not hide a valid query token.
+        assert_eq!(status_and_type(&api, "/v2/datasets?token=s3cret", Some("Basic eDp5")), (200, None));
+        let invalid = (401, Some("invalid-token".to_owned()));
+        for auth in ["Bearer wrong", "bearer wrong", "Basic czNjcmV0", "Bearer", "s3cret"] {
+            assert_eq!(status_and_type(&api, "/v2/datasets", Some(auth)), invalid, "{auth:?}");
+        }
+        assert_eq!(status_and_type(&api, "/v2/datasets?token=wrong", None), invalid);
+        let missing = (401, Some("token-not-provided".to_owned()));
+        assert_eq!(status_and_type(&api, "/v2/datasets", None), missing);
+        assert_eq!(status_and_type(&api, "/v2/datasets", Some("  ")), missing);
     }
 }
