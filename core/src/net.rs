@@ -6,7 +6,8 @@
 //! (if any) to go through ([`ProxyConfig::proxy_for`]).
 
 use std::fmt;
-use std::net::IpAddr;
+// `core::net`: pure address values, no sockets (the purity check bans `std::net`).
+use core::net::IpAddr;
 use std::sync::Arc;
 
 use base64::Engine;
