@@ -82,7 +82,7 @@ impl ApiFailure {
         Self::new(StatusCode::NOT_FOUND, "record-not-found", message)
     }
 
-    fn into_response(self) -> Response<Bytes> {
+    pub(crate) fn into_response(self) -> Response<Bytes> {
         let body = json!({"error": {"type": self.kind, "message": self.message}});
         json_response(self.status, &body)
     }
@@ -186,7 +186,7 @@ pub(crate) struct Call<'a> {
 }
 
 /// 413 with the platform's error body; the decoded length when it is known.
-fn too_large(length: Option<usize>) -> ApiFailure {
+pub(crate) fn too_large(length: Option<usize>) -> ApiFailure {
     let actual = length.map_or_else(String::new, |n| format!(", actual length: {n} bytes"));
     ApiFailure::new(
         StatusCode::PAYLOAD_TOO_LARGE,

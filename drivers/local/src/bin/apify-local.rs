@@ -2,14 +2,16 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use apify_local::api::{ApiConfig, LocalApi};
 use apify_local::fsio::Durability;
-use apify_local::server::Server;
+use apify_local::server::{Server, ServerOptions};
 use apify_local::storage::{StorageConfig, Storages};
 use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
 
 /// Local Apify storages, served over HTTP.
 #[derive(Parser)]
@@ -36,7 +38,7 @@ enum Command {
         /// beyond the optional token.
         #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
         host: IpAddr,
-        /// Require `Authorization: Bearer TOKEN` (401 otherwise).
+        /// Require `Authorization: Bearer TOKEN` or `?token=TOKEN` (401 otherwise).
         #[arg(long)]
         token: Option<String>,
         /// fsync policy of writes.
@@ -45,7 +47,47 @@ enum Command {
         /// How often request-queue state records are written for the Python SDK (ms).
         #[arg(long, default_value_t = 60_000)]
         persist_interval_ms: u64,
+        /// Longest wait for a request's headers, also between requests on a kept-alive
+        /// connection (ms; 0: none).
+        #[arg(long, default_value_t = 30_000)]
+        header_timeout_ms: u64,
+        /// Longest time to receive a request body once its headers are in; 408 past it (ms; 0: none).
+        #[arg(long, default_value_t = 60_000)]
+        body_timeout_ms: u64,
+        /// A connection with no request in flight and no traffic for this long is closed (ms; 0: none).
+        #[arg(long, default_value_t = 30_000)]
+        idle_timeout_ms: u64,
+        /// Most connections at once (default: half the open-file limit, at most 1024). At
+        /// the limit the longest idle one is closed for a newcomer; if all are busy, 503.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        max_connections: Option<u32>,
+        /// Log level on stderr (default: $RUST_LOG, else info); debug logs every request.
+        #[arg(long, value_enum)]
+        log_level: Option<LogLevel>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    fn directive(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Error => "error",
+            Self::Warn => "warn",
+            Self::Info => "info",
+            Self::Debug => "debug",
+            Self::Trace => "trace",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -56,8 +98,49 @@ enum DurabilityArg {
     Relaxed,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Command::Serve { storage_dir, port, host, token, durability, persist_interval_ms } = Cli::parse().command;
+fn main() -> ExitCode {
+    match serve(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("apify-local: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Warnings (corrupt metadata set aside, skipped files, failed persists, 500s) go to
+/// stderr; the flag wins over `RUST_LOG`.
+fn init_logging(level: Option<LogLevel>) {
+    let filter = match (level, std::env::var("RUST_LOG")) {
+        (Some(level), _) => EnvFilter::new(level.directive()),
+        (None, Ok(env)) if !env.trim().is_empty() => EnvFilter::try_new(&env).unwrap_or_else(|e| {
+            eprintln!("apify-local: RUST_LOG ignored: {e}");
+            EnvFilter::new("info")
+        }),
+        (None, _) => EnvFilter::new("info"),
+    };
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn ms(value: u64) -> Option<Duration> {
+    (value > 0).then(|| Duration::from_millis(value))
+}
+
+fn serve(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    let Command::Serve {
+        storage_dir,
+        port,
+        host,
+        token,
+        durability,
+        persist_interval_ms,
+        header_timeout_ms,
+        body_timeout_ms,
+        idle_timeout_ms,
+        max_connections,
+        log_level,
+    } = command;
+    init_logging(log_level);
     let mut cfg = StorageConfig::from_env(|k| std::env::var(k).ok());
     if let Some(dir) = storage_dir {
         cfg.root = dir;
@@ -76,10 +159,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..ApiConfig::default()
     };
     let api = LocalApi::new(storages, api_cfg);
+    let options = ServerOptions {
+        persist_every: Duration::from_millis(persist_interval_ms.max(100)),
+        header_read_timeout: ms(header_timeout_ms),
+        body_read_timeout: ms(body_timeout_ms),
+        idle_timeout: ms(idle_timeout_ms),
+        max_connections: max_connections.map(|n| n as usize),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
-        let server =
-            Server::bind(SocketAddr::new(host, port), api, Duration::from_millis(persist_interval_ms.max(100))).await?;
+        let server = Server::bind_with(SocketAddr::new(host, port), api, options).await?;
         println!("apify-local serving {} on {}", root.display(), server.url());
         shutdown_signal().await;
         eprintln!("apify-local: shutting down");
