@@ -317,9 +317,24 @@ impl Fail {
     }
 }
 
-/// The ways an input is cut into chunks: whole, byte by byte, and in chunks whose lengths
-/// come from the control bytes `a` and `b`, so the fuzzer steers the split points.
-fn splits(doc: &[u8], a: u8, b: u8) -> [Vec<&[u8]>; 3] {
+/// How many ways a split-point body cuts its input.
+#[derive(Debug, Clone, Copy)]
+enum Cuts {
+    /// Whole, byte by byte, and in chunks whose lengths come from the control bytes `a` and
+    /// `b`, so the fuzzer steers the split points: thorough, but several parses per chunk
+    /// boundary per execution.
+    Every,
+    /// Whole and at the one point `u16(a, b) % (len + 1)` (either end included, so an empty
+    /// chunk is fed too): one comparison per execution, for campaigns of many more inputs.
+    One,
+}
+
+/// The input cut as `cuts` says; the first way is always the whole input.
+fn splits(doc: &[u8], a: u8, b: u8, cuts: Cuts) -> Vec<Vec<&[u8]>> {
+    if let Cuts::One = cuts {
+        let (head, tail) = doc.split_at(usize::from(u16::from_be_bytes([a, b])) % (doc.len() + 1));
+        return vec![vec![doc], vec![head, tail]];
+    }
     let mut chunks = Vec::new();
     let mut rng = SeededJitter::new(u64::from(a) << 8 | u64::from(b));
     let max = u64::from(a % 64) + 1;
@@ -330,7 +345,7 @@ fn splits(doc: &[u8], a: u8, b: u8) -> [Vec<&[u8]>; 3] {
         chunks.push(chunk);
         rest = tail;
     }
-    [vec![doc], doc.chunks(1).collect(), chunks]
+    vec![vec![doc], doc.chunks(1).collect(), chunks]
 }
 
 type ArrayRun<T> = (Vec<Result<T, Fail>>, Result<(), Fail>);
@@ -366,10 +381,19 @@ fn run_array<T>(
 /// Input: two split-control bytes, one byte of per-item limit (for a second run with a small
 /// limit), then the document.
 pub fn json_array(data: &[u8]) {
+    json_array_cut(data, Cuts::Every);
+}
+
+/// [`json_array`] with one split per execution, chosen by the split-control bytes.
+pub fn json_array_split(data: &[u8]) {
+    json_array_cut(data, Cuts::One);
+}
+
+fn json_array_cut(data: &[u8], cuts: Cuts) {
     let mut r = Reader(data);
     let (a, b, limit) = (r.byte(), r.byte(), usize::from(r.byte()));
     let doc = r.0;
-    let splits = splits(doc, a, b);
+    let splits = splits(doc, a, b, cuts);
 
     for limit in [None, Some(limit)] {
         let raw = run_array(&splits[0], limit, JsonArrayDecoder::next_raw);
@@ -534,10 +558,19 @@ fn run_jsonl<T>(
 ///
 /// Input: two split-control bytes, one byte of line limit (for a second run), then the text.
 pub fn lines(data: &[u8]) {
+    lines_cut(data, Cuts::Every);
+}
+
+/// [`lines`] with one split per execution, chosen by the split-control bytes.
+pub fn lines_split(data: &[u8]) {
+    lines_cut(data, Cuts::One);
+}
+
+fn lines_cut(data: &[u8], cuts: Cuts) {
     let mut r = Reader(data);
     let (a, b, limit) = (r.byte(), r.byte(), usize::from(r.byte()));
     let doc = r.0;
-    let splits = splits(doc, a, b);
+    let splits = splits(doc, a, b, cuts);
     let model = model_lines(doc);
 
     // Joined with "\n", the lines are the input with "\r\n" turned into "\n" and one final
@@ -1273,12 +1306,21 @@ fn check_call_result(
 /// is trimmed and non-empty; it has a timestamp exactly when it starts with a marker at a
 /// line start; and there is one marked message per marker at a line start.
 pub fn log_messages(data: &[u8]) {
+    log_messages_cut(data, Cuts::Every);
+}
+
+/// [`log_messages`] with one split per execution, chosen by the split-control bytes.
+pub fn log_messages_split(data: &[u8]) {
+    log_messages_cut(data, Cuts::One);
+}
+
+fn log_messages_cut(data: &[u8], cuts: Cuts) {
     use crate::stream::log::{LogSplitter, split_log};
     let mut r = Reader(data);
     let (a, b) = (r.byte(), r.byte());
     let doc = r.0;
     let whole = split_log(doc);
-    for chunks in splits(doc, a, b) {
+    for chunks in splits(doc, a, b, cuts) {
         let mut s = LogSplitter::new();
         let mut got = Vec::new();
         for c in chunks {

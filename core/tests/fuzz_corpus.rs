@@ -173,3 +173,35 @@ fn job_models_corpus() {
 fn job_models_smoke() {
     smoke("job_models", fuzzing::job_models, 6);
 }
+
+/// The one-split bodies on every committed seed cut at every point: the first two bytes pick
+/// the split, so each `at` below the seed's length (well under 65536) is one cut. Only the
+/// seeds: a local campaign leaves thousands of files in the corpus, too many to sweep.
+fn every_split(target: &str, head: usize, body: Body) {
+    let seeds = corpus(target)
+        .into_iter()
+        .filter(|(path, _)| path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("seed-")));
+    for (path, mut data) in seeds {
+        data.resize(data.len().max(head), 0);
+        for at in 0..=data.len() - head {
+            let cut = u16::try_from(at).expect("a small seed").to_be_bytes();
+            data[..2].copy_from_slice(&cut);
+            run(target, body, &format!("{} cut at {at}", path.display()), &data);
+        }
+    }
+}
+
+#[test]
+fn json_array_split_seeds() {
+    every_split("json_array", 3, fuzzing::json_array_split);
+}
+
+#[test]
+fn lines_split_seeds() {
+    every_split("lines", 3, fuzzing::lines_split);
+}
+
+#[test]
+fn log_messages_split_seeds() {
+    every_split("log_messages", 2, fuzzing::log_messages_split);
+}

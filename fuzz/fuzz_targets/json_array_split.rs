@@ -1,3 +1,3 @@
-//! Thin target: the body and its properties are `apify_fuzz::json_array_split`.
+//! Thin target: the body and its properties are `apify_core::fuzzing::json_array_split`.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| apify_fuzz::json_array_split(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| apify_core::fuzzing::json_array_split(data));

@@ -1,3 +1,3 @@
-//! Thin target: the body and its properties are `apify_fuzz::log_messages_split`.
+//! Thin target: the body and its properties are `apify_core::fuzzing::log_messages_split`.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| apify_fuzz::log_messages_split(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| apify_core::fuzzing::log_messages_split(data));
