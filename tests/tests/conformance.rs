@@ -11,7 +11,7 @@ use apify_core::client::ApifyClient;
 use apify_local::LocalClient;
 use apify_local::fsio::Durability;
 use apify_local::storage::{StorageConfig, Storages};
-use apify_tests::conformance::{Async, BlockOn, Blocking, Target, run_conformance};
+use apify_tests::conformance::{Async, BlockOn, Blocking, Feature, NetSettings, Target, run_conformance};
 
 struct Tokio(tokio::runtime::Runtime);
 
@@ -47,7 +47,18 @@ fn run<D: apify_core::client::Environment, M: apify_tests::conformance::Mode<D>>
 #[test]
 fn hyper_on_tokio() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    run(Target::network("hyper", Async::new(Tokio(rt)), apify_hyper::HyperClient::new));
+    let target = Target::network("hyper", Async::new(Tokio(rt)), apify_hyper::HyperClient::new)
+        .with_settings(&[Feature::Tls, Feature::Proxy], hyper_with);
+    run(target);
+}
+
+fn hyper_with(s: &NetSettings) -> apify_hyper::HyperClient {
+    let mut b = apify_hyper::HyperClient::builder().http2_prior_knowledge(s.http2_prior_knowledge);
+    for root in &s.roots {
+        b = b.add_root_certificate(root.clone());
+    }
+    // The kit's own proxies, or none: never the process environment.
+    b.proxy(s.proxy.clone().unwrap_or_default()).build().expect("hyper client")
 }
 
 #[test]
