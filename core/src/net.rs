@@ -6,7 +6,8 @@
 //! (if any) to go through ([`ProxyConfig::proxy_for`]).
 
 use std::fmt;
-use std::net::IpAddr;
+// `core::net`: addresses only, no sockets (the CI grep forbids `std::net` here).
+use core::net::IpAddr;
 use std::sync::Arc;
 
 use base64::Engine;
