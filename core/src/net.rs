@@ -6,7 +6,7 @@
 //! (if any) to go through ([`ProxyConfig::proxy_for`]).
 
 use std::fmt;
-// `core::net`: pure address values, no sockets (the purity check bans `std::net`).
+// `core::net`: addresses only, no sockets (the CI grep forbids `std::net` here).
 use core::net::IpAddr;
 use std::sync::Arc;
 

@@ -56,7 +56,10 @@ impl Environment for UreqClient {
 /// Says whether the request could have reached the server, which decides retries.
 fn classify(e: ureq::Error) -> TransportError {
     let kind = match &e {
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => TransportErrorKind::Connect,
+        ureq::Error::HostNotFound => TransportErrorKind::Dns,
+        // std's resolver (ureq's default) fails with an uncategorised error of this text.
+        ureq::Error::Io(io) if io.to_string().starts_with("failed to lookup address") => TransportErrorKind::Dns,
+        ureq::Error::ConnectionFailed => TransportErrorKind::Connect,
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => TransportErrorKind::Connect,
         ureq::Error::Timeout(_) => TransportErrorKind::Timeout,
         ureq::Error::Io(_) | ureq::Error::BodyStalled => TransportErrorKind::ConnectionClosed,

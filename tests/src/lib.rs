@@ -3,6 +3,7 @@
 pub mod conformance;
 pub mod emulator;
 pub mod python;
+pub mod raw;
 pub mod server;
 
 pub use emulator::Emulator;

@@ -11,7 +11,7 @@ use apify_core::client::ApifyClient;
 use apify_local::LocalClient;
 use apify_local::fsio::Durability;
 use apify_local::storage::{StorageConfig, Storages};
-use apify_tests::conformance::{Async, BlockOn, Blocking, Target, run_conformance};
+use apify_tests::conformance::{Async, BlockOn, Blocking, Feature, NetSettings, Target, run_conformance};
 
 struct Tokio(tokio::runtime::Runtime);
 
@@ -47,27 +47,63 @@ fn run<D: apify_core::client::Environment, M: apify_tests::conformance::Mode<D>>
 #[test]
 fn hyper_on_tokio() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    run(Target::network("hyper", Async::new(Tokio(rt)), apify_hyper::HyperClient::new));
+    let target = Target::network("hyper", Async::new(Tokio(rt)), apify_hyper::HyperClient::new)
+        .with_settings(&[Feature::Tls, Feature::Proxy], hyper_with);
+    run(target);
+}
+
+fn hyper_with(s: &NetSettings) -> apify_hyper::HyperClient {
+    let mut b = apify_hyper::HyperClient::builder().http2_prior_knowledge(s.http2_prior_knowledge);
+    for root in &s.roots {
+        b = b.add_root_certificate(root.clone());
+    }
+    // The kit's own proxies, or none: never the process environment.
+    b.proxy(s.proxy.clone().unwrap_or_default()).build().expect("hyper client")
 }
 
 #[test]
 fn isahc_blocking() {
-    run(Target::network("isahc-blocking", Blocking, apify_isahc::IsahcClient::new));
+    let target = Target::network("isahc-blocking", Blocking, apify_isahc::IsahcClient::new)
+        .with_settings(&[Feature::Tls, Feature::Proxy], isahc_with);
+    run(target);
 }
 
 #[test]
 fn isahc_async() {
-    run(Target::network("isahc-async", Async::new(FuturesLite), apify_isahc::IsahcClient::new));
+    let target = Target::network("isahc-async", Async::new(FuturesLite), apify_isahc::IsahcClient::new)
+        .with_settings(&[Feature::Tls, Feature::Proxy], isahc_with);
+    run(target);
+}
+
+fn isahc_with(s: &NetSettings) -> apify_isahc::IsahcClient {
+    let mut b = apify_isahc::IsahcClient::builder().http2_prior_knowledge(s.http2_prior_knowledge);
+    for root in &s.roots {
+        b = b.add_root_certificate(root.clone());
+    }
+    b.proxy(s.proxy.clone().unwrap_or_default()).build().expect("isahc client")
 }
 
 #[test]
 fn async_std() {
-    run(Target::network("async-std", Async::new(AsyncStd), apify_async_std::AsyncStdClient::new));
+    let target = Target::network("async-std", Async::new(AsyncStd), apify_async_std::AsyncStdClient::new)
+        .with_settings(&[Feature::Tls, Feature::Proxy], |s| {
+            let mut b = apify_async_std::AsyncStdClient::builder();
+            for root in &s.roots {
+                b = b.add_root_certificate(root.clone());
+            }
+            b.proxy(s.proxy.clone().unwrap_or_default()).build().expect("async-std client")
+        })
+        .not_applicable(Feature::Http2, "the async-std driver speaks HTTP/1.1 only");
+    run(target);
 }
 
 #[test]
 fn custom_ureq_driver() {
-    run(Target::network("custom-ureq", Blocking, apify_examples::ureq_driver::UreqClient::default));
+    let target = Target::network("custom-ureq", Blocking, apify_examples::ureq_driver::UreqClient::default)
+        .not_applicable(Feature::Tls, "the example ureq driver takes no extra roots (webpki roots only)")
+        .not_applicable(Feature::Proxy, "the example ureq driver takes no proxy settings")
+        .not_applicable(Feature::Http2, "ureq speaks HTTP/1.1 only");
+    run(target);
 }
 
 #[test]

@@ -8,12 +8,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use apify_core::error::{TransportError, TransportErrorKind};
-use async_std::net::TcpStream;
+use apify_core::net::{Proxy, ProxyConfig, RootCertificate};
+use async_std::net::{TcpStream, ToSocketAddrs};
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_rustls::TlsConnector;
 use futures_rustls::client::TlsStream;
 use futures_rustls::rustls::pki_types::ServerName;
 use futures_rustls::rustls::{self, ClientConfig, RootCertStore};
+use futures_util::{AsyncReadExt, AsyncWriteExt};
 
 /// Where a connection goes: scheme, host, port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -36,6 +38,13 @@ impl Origin {
         let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         Ok(Self { tls, host, port })
+    }
+
+    /// The origin as a URI, to ask the proxy configuration about.
+    fn uri(&self) -> Option<http::Uri> {
+        let scheme = if self.tls { "https" } else { "http" };
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        format!("{scheme}://{host}:{}/", self.port).parse().ok()
     }
 }
 
@@ -101,6 +110,7 @@ pub(crate) struct Buffers {
 /// Opens connections and keeps idle ones for reuse.
 pub(crate) struct Pool {
     tls: TlsConnector,
+    proxy: ProxyConfig,
     connect_timeout: Duration,
     max_idle_per_origin: usize,
     idle_timeout: Duration,
@@ -111,8 +121,17 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    pub(crate) fn new(connect_timeout: Duration, max_idle_per_origin: usize, idle_timeout: Duration) -> Self {
-        let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    pub(crate) fn new(
+        connect_timeout: Duration,
+        max_idle_per_origin: usize,
+        idle_timeout: Duration,
+        extra_roots: &[RootCertificate],
+        proxy: ProxyConfig,
+    ) -> io::Result<Self> {
+        let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        for root in extra_roots {
+            roots.add(root.der().to_vec().into()).map_err(io::Error::other)?;
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -121,14 +140,20 @@ impl Pool {
             .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let tls = TlsConnector::from(Arc::new(config));
-        Self {
+        Ok(Self {
             tls,
+            proxy,
             connect_timeout,
             max_idle_per_origin,
             idle_timeout,
             idle: Mutex::default(),
             spare: Mutex::default(),
-        }
+        })
+    }
+
+    /// The proxy a request to `uri` goes through.
+    pub(crate) fn proxy_for(&self, uri: &http::Uri) -> Option<&Proxy> {
+        self.proxy.proxy_for(uri)
     }
 
     /// An idle connection to `origin`, if one is fresh enough.
@@ -174,7 +199,41 @@ impl Pool {
 
     /// Opens a new connection; any failure here means nothing was sent.
     pub(crate) async fn connect(&self, origin: &Origin) -> Result<Conn, TransportError> {
-        let connect = TcpStream::connect((origin.host.as_str(), origin.port));
+        let proxy = origin.uri().and_then(|u| self.proxy.proxy_for(&u).cloned());
+        let Some(proxy) = proxy else { return self.connect_to(origin, &origin.host, origin.port).await };
+        let tcp = self.tcp(proxy.host(), proxy.port()).await?;
+        if !origin.tls {
+            // Requests go to the proxy itself, in absolute form.
+            return Ok(Conn::Plain(tcp));
+        }
+        let tunnel =
+            async_std::future::timeout(self.connect_timeout, tunnel(tcp, origin, &proxy)).await.map_err(|_| {
+                TransportError::msg(TransportErrorKind::Connect, "the proxy did not open a tunnel in time")
+            })??;
+        self.handshake(origin, tunnel).await
+    }
+
+    async fn connect_to(&self, origin: &Origin, host: &str, port: u16) -> Result<Conn, TransportError> {
+        let tcp = self.tcp(host, port).await?;
+        if !origin.tls {
+            return Ok(Conn::Plain(tcp));
+        }
+        self.handshake(origin, tcp).await
+    }
+
+    /// A TCP connection to `host:port`, a resolver failure told apart.
+    async fn tcp(&self, host: &str, port: u16) -> Result<TcpStream, TransportError> {
+        let origin = Origin { tls: false, host: host.to_owned(), port };
+        let name = (origin.host.as_str(), origin.port);
+        let addrs: Vec<std::net::SocketAddr> = async_std::future::timeout(self.connect_timeout, name.to_socket_addrs())
+            .await
+            .map_err(|_| {
+                let msg = format!("{} did not resolve within {:?}", origin.host, self.connect_timeout);
+                TransportError::msg(TransportErrorKind::Dns, msg)
+            })?
+            .map_err(|e| TransportError::new(TransportErrorKind::Dns, e))?
+            .collect();
+        let connect = TcpStream::connect(&addrs[..]);
         let tcp = async_std::future::timeout(self.connect_timeout, connect)
             .await
             .map_err(|_| {
@@ -183,9 +242,10 @@ impl Pool {
             })?
             .map_err(|e| TransportError::new(TransportErrorKind::Connect, e))?;
         tcp.set_nodelay(true).map_err(|e| TransportError::new(TransportErrorKind::Connect, e))?;
-        if !origin.tls {
-            return Ok(Conn::Plain(tcp));
-        }
+        Ok(tcp)
+    }
+
+    async fn handshake(&self, origin: &Origin, tcp: TcpStream) -> Result<Conn, TransportError> {
         let name = ServerName::try_from(origin.host.clone())
             .map_err(|e| TransportError::new(TransportErrorKind::Unsupported, e))?;
         let handshake = self.tls.connect(name, tcp);
@@ -194,13 +254,44 @@ impl Pool {
             .map_err(|_| TransportError::msg(TransportErrorKind::Connect, "TLS handshake timed out"))?
             .map_err(|e| {
                 // A certificate the roots do not trust fails the same way every time.
-                let kind = if e.kind() == io::ErrorKind::InvalidData {
-                    TransportErrorKind::Protocol
+                let kind = if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) {
+                    TransportErrorKind::Tls
                 } else {
                     TransportErrorKind::Connect
                 };
                 TransportError::new(kind, e)
             })?;
         Ok(Conn::Tls(Box::new(tls)))
+    }
+}
+
+/// Asks the proxy for a tunnel to `origin`; reads its answer byte by byte, since what
+/// follows it belongs to the target.
+async fn tunnel(mut tcp: TcpStream, origin: &Origin, proxy: &Proxy) -> Result<TcpStream, TransportError> {
+    let closed = |e: io::Error| TransportError::new(TransportErrorKind::Connect, e);
+    let authority = origin.uri().and_then(|u| u.authority().map(|a| a.to_string())).unwrap_or_default();
+    let mut req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if let Some(auth) = proxy.authorization() {
+        req.push_str(&format!("Proxy-Authorization: {}\r\n", auth.to_str().unwrap_or_default()));
+    }
+    req.push_str("\r\n");
+    tcp.write_all(req.as_bytes()).await.map_err(closed)?;
+    let mut head = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 64 * 1024 || tcp.read(&mut byte).await.map_err(closed)? == 0 {
+            return Err(TransportError::msg(TransportErrorKind::Connect, "the proxy closed the connection to CONNECT"));
+        }
+        head.push(byte[0]);
+    }
+    let status = head.split(|b| *b == b' ').nth(1).and_then(|s| std::str::from_utf8(s).ok()?.parse::<u16>().ok());
+    match status {
+        Some(200..=299) => Ok(tcp),
+        Some(407) => Err(TransportError::msg(
+            TransportErrorKind::ProxyAuth,
+            "the proxy answered 407 Proxy Authentication Required to CONNECT",
+        )),
+        Some(s) => Err(TransportError::msg(TransportErrorKind::Connect, format!("the proxy answered {s} to CONNECT"))),
+        None => Err(TransportError::msg(TransportErrorKind::Connect, "the proxy's answer to CONNECT is not HTTP")),
     }
 }

@@ -33,9 +33,17 @@ pub(crate) async fn send(
     pool: Arc<Pool>,
     parts: http::request::Parts,
     body: RequestBody,
+    proxied: bool,
 ) -> Result<Head, TransportError> {
     let Buffers { mut out, mut input } = pool.take_buffers();
-    let (used, next) = write_head(parts, &body, &mut out)?;
+    let absolute = proxied.then(|| parts.uri.to_string());
+    let (mut used, next) = write_head(parts, &body, &mut out)?;
+    if let Some(uri) = absolute {
+        // A proxy is asked in absolute form; ureq-proto writes the origin form.
+        let head = absolute_form(&out[..used], &uri);
+        conn.write_all(&head).await.map_err(closed)?;
+        used = 0;
+    }
     let call = match next {
         AfterHead::Response(call) => {
             conn.write_all(&out[..used]).await.map_err(closed)?;
@@ -51,6 +59,22 @@ pub(crate) async fn send(
     let (response, state) = recv_head(&mut conn, call, &mut input, &mut out).await?;
     let body = BodyReader { conn: Some(conn), origin, pool, input, out, state };
     Ok(Head { response, body })
+}
+
+/// The request head with its target (the first line's second word) replaced by `uri`.
+fn absolute_form(head: &[u8], uri: &str) -> Vec<u8> {
+    let line_end = head.windows(2).position(|w| w == b"\r\n").unwrap_or(head.len());
+    let line = &head[..line_end];
+    let mut words = line.splitn(3, |b| *b == b' ');
+    let (method, _, version) = (words.next().unwrap_or_default(), words.next(), words.next().unwrap_or_default());
+    let mut out = Vec::with_capacity(head.len() + uri.len());
+    out.extend_from_slice(method);
+    out.push(b' ');
+    out.extend_from_slice(uri.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(version);
+    out.extend_from_slice(&head[line_end..]);
+    out
 }
 
 fn closed(e: std::io::Error) -> TransportError {

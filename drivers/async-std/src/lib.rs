@@ -28,6 +28,7 @@ use apify_core::client::{
 };
 use apify_core::codec::ACCEPT_ENCODING;
 use apify_core::error::{TransportError, TransportErrorKind};
+use apify_core::net::{ProxyConfig, RootCertificate};
 use apify_core::time::{ClockOrigin, Instant};
 use http::header::{self, HeaderValue};
 
@@ -45,6 +46,9 @@ pub struct AsyncStdClientBuilder {
     connect_timeout: Duration,
     pool_idle_timeout: Duration,
     pool_max_idle_per_host: usize,
+    extra_roots: Vec<RootCertificate>,
+    // `None`: read from the environment when building.
+    proxy: Option<ProxyConfig>,
 }
 
 impl Default for AsyncStdClientBuilder {
@@ -53,6 +57,8 @@ impl Default for AsyncStdClientBuilder {
             connect_timeout: Duration::from_secs(10),
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 32,
+            extra_roots: Vec::new(),
+            proxy: None,
         }
     }
 }
@@ -76,10 +82,32 @@ impl AsyncStdClientBuilder {
         self
     }
 
-    /// Builds the client.
-    pub fn build(self) -> AsyncStdClient {
-        let pool = Pool::new(self.connect_timeout, self.pool_max_idle_per_host, self.pool_idle_timeout);
-        AsyncStdClient { pool: Arc::new(pool), origin: ClockOrigin::new(std::time::Instant::now()) }
+    /// Trusts this certificate authority too, besides the webpki roots.
+    pub fn add_root_certificate(mut self, root: RootCertificate) -> Self {
+        self.extra_roots.push(root);
+        self
+    }
+
+    /// The proxies to use, instead of those of the environment (`HTTPS_PROXY`,
+    /// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, read when the client is built);
+    /// [`ProxyConfig::none`] for none. `https://` targets are tunnelled with `CONNECT`,
+    /// `http://` ones asked of the proxy in absolute form.
+    pub fn proxy(mut self, proxy: ProxyConfig) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// Builds the client; fails only if an added root is not a certificate.
+    pub fn build(self) -> Result<AsyncStdClient, std::io::Error> {
+        let proxy = self.proxy.unwrap_or_else(|| ProxyConfig::from_env(|k| std::env::var(k).ok()));
+        let pool = Pool::new(
+            self.connect_timeout,
+            self.pool_max_idle_per_host,
+            self.pool_idle_timeout,
+            &self.extra_roots,
+            proxy,
+        )?;
+        Ok(AsyncStdClient { pool: Arc::new(pool), origin: ClockOrigin::new(std::time::Instant::now()) })
     }
 }
 
@@ -98,7 +126,8 @@ impl std::fmt::Debug for AsyncStdClient {
 
 impl Default for AsyncStdClient {
     fn default() -> Self {
-        AsyncStdClientBuilder::default().build()
+        // No extra roots: nothing can fail.
+        AsyncStdClientBuilder::default().build().unwrap_or_else(|e| panic!("building the HTTP client failed: {e}"))
     }
 }
 
@@ -114,15 +143,25 @@ impl AsyncStdClient {
     }
 
     /// Sends on a pooled connection (one the server has not closed), or a new one.
-    async fn exchange(&self, parts: http::request::Parts, body: RequestBody) -> Result<exchange::Head, TransportError> {
+    async fn exchange(
+        &self,
+        mut parts: http::request::Parts,
+        body: RequestBody,
+    ) -> Result<exchange::Head, TransportError> {
         let origin = Origin::of(&parts.uri)?;
+        // An `http://` target through a proxy is asked of the proxy (a tunnel carries its own).
+        let proxy = self.pool.proxy_for(&parts.uri).filter(|_| parts.uri.scheme_str() == Some("http"));
+        let proxied = proxy.is_some();
+        if let Some(auth) = proxy.and_then(|p| p.authorization()) {
+            parts.headers.insert(header::PROXY_AUTHORIZATION, auth);
+        }
         let conn = match self.pool.checkout(&origin) {
             Some(conn) => conn,
             // Boxed: a TLS handshake's state is large, and this future is part of every
             // call's, which is copied as a call is set up.
             None => Box::pin(self.pool.connect(&origin)).await?,
         };
-        exchange::send(conn, origin, self.pool.clone(), parts, body).await
+        exchange::send(conn, origin, self.pool.clone(), parts, body, proxied).await
     }
 }
 

@@ -35,9 +35,32 @@ fn kind_of(err: &(dyn StdError + 'static)) -> TransportErrorKind {
     TransportErrorKind::Other
 }
 
+/// What failed while connecting: the name, TLS, the proxy's credentials, or the rest.
+fn connect_kind(err: &(dyn StdError + 'static)) -> TransportErrorKind {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if e.is::<crate::connect::DnsFailed>() {
+            return TransportErrorKind::Dns;
+        }
+        if e.is::<crate::connect::ProxyAuthRequired>() {
+            return TransportErrorKind::ProxyAuth;
+        }
+        // An untrusted, expired or misnamed certificate fails the same way every time.
+        if e.is::<rustls::Error>() {
+            return TransportErrorKind::Tls;
+        }
+        // `io::Error::source` skips the error it wraps: look inside.
+        cur = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
+    }
+    TransportErrorKind::Connect
+}
+
 /// An error of sending a request and receiving the response head.
 pub(crate) fn client_error(e: hyper_util::client::legacy::Error) -> TransportError {
-    let kind = if e.is_connect() { TransportErrorKind::Connect } else { kind_of(&e) };
+    let kind = if e.is_connect() { connect_kind(&e) } else { kind_of(&e) };
     TransportError::new(kind, e)
 }
 

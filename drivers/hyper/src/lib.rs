@@ -15,6 +15,7 @@
 
 mod body;
 mod classify;
+mod connect;
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -24,11 +25,14 @@ use apify_core::client::decoding;
 use apify_core::client::{BoxFuture, Environment, HttpClient, HttpRequest, HttpResponse, RequestBody, ResponseBody};
 use apify_core::codec::ACCEPT_ENCODING;
 use apify_core::error::{TransportError, TransportErrorKind};
+use apify_core::net::{ProxyConfig, RootCertificate};
 use apify_core::time::{ClockOrigin, Instant};
 use http::header::{self, HeaderValue};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+
+use connect::{Resolver, TcpConnector};
 use hyper_util::rt::TokioExecutor;
 
 pub use apify_core;
@@ -55,6 +59,9 @@ pub struct HyperClientBuilder {
     pool_max_idle_per_host: usize,
     connect_timeout: Duration,
     http2_prior_knowledge: bool,
+    extra_roots: Vec<RootCertificate>,
+    // `None`: read from the environment when building.
+    proxy: Option<ProxyConfig>,
 }
 
 impl Default for HyperClientBuilder {
@@ -65,6 +72,8 @@ impl Default for HyperClientBuilder {
             pool_max_idle_per_host: 32,
             connect_timeout: Duration::from_secs(10),
             http2_prior_knowledge: false,
+            extra_roots: Vec::new(),
+            proxy: None,
         }
     }
 }
@@ -101,34 +110,70 @@ impl HyperClientBuilder {
         self
     }
 
-    /// Builds the client; fails only if the system roots are asked for and cannot be read.
+    /// Trusts this certificate authority too (a private CA, a TLS-inspecting proxy).
+    pub fn add_root_certificate(mut self, root: RootCertificate) -> Self {
+        self.extra_roots.push(root);
+        self
+    }
+
+    /// The proxies to use, instead of those of the environment (`HTTPS_PROXY`,
+    /// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, read when the client is built);
+    /// [`ProxyConfig::none`] for none.
+    pub fn proxy(mut self, proxy: ProxyConfig) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// Builds the client; fails only if the system roots are asked for and cannot be read,
+    /// or an added root is not a certificate.
     pub fn build(self) -> Result<HyperClient, std::io::Error> {
-        let mut http = HttpConnector::new();
+        let mut http = HttpConnector::new_with_resolver(Resolver::default());
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(self.connect_timeout));
-        let provider = rustls::crypto::ring::default_provider();
-        let tls = match self.roots {
-            TlsRoots::WebPki => hyper_rustls::HttpsConnectorBuilder::new()
-                .with_provider_and_webpki_roots(provider)
-                .map_err(std::io::Error::other)?,
-            TlsRoots::Native => hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_native_roots(provider)?,
-        };
-        let connector = tls.https_or_http().enable_http1().enable_http2().wrap_connector(http);
+        let proxy = Arc::new(self.proxy.unwrap_or_else(|| ProxyConfig::from_env(|k| std::env::var(k).ok())));
+        let tcp = TcpConnector { http, proxy: proxy.clone() };
+        let mut roots = rustls::RootCertStore::empty();
+        match self.roots {
+            TlsRoots::WebPki => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            TlsRoots::Native => {
+                let found = rustls_native_certs::load_native_certs();
+                if found.certs.is_empty() && !found.errors.is_empty() {
+                    return Err(std::io::Error::other(format!("no system roots: {:?}", found.errors)));
+                }
+                roots.add_parsable_certificates(found.certs);
+            }
+        }
+        for root in &self.extra_roots {
+            roots.add(root.der().to_vec().into()).map_err(std::io::Error::other)?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(std::io::Error::other)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(tcp);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(self.pool_idle_timeout)
             .pool_max_idle_per_host(self.pool_max_idle_per_host)
             .pool_timer(hyper_util::rt::TokioTimer::new())
             .http2_only(self.http2_prior_knowledge)
             .build(connector);
-        Ok(HyperClient { client, origin: ClockOrigin::new(std::time::Instant::now()) })
+        Ok(HyperClient { client, proxy, origin: ClockOrigin::new(std::time::Instant::now()) })
     }
 }
 
 /// An [`HttpClient`] on hyper 1.x and tokio. Clones share the connection pool.
 #[derive(Clone)]
 pub struct HyperClient {
-    client: Client<HttpsConnector<HttpConnector>, body::RequestBody>,
+    client: Client<HttpsConnector<TcpConnector>, body::RequestBody>,
+    proxy: Arc<ProxyConfig>,
     origin: ClockOrigin,
 }
 
@@ -183,6 +228,12 @@ impl HttpClient for HyperClient {
         let HttpRequest { request, timeout, stream_response, max_body } = request;
         let (mut parts, body) = request.into_parts();
         parts.headers.entry(header::ACCEPT_ENCODING).or_insert(HeaderValue::from_static(ACCEPT_ENCODING));
+        if parts.uri.scheme_str() == Some("http")
+            && let Some(auth) = self.proxy.proxy_for(&parts.uri).and_then(|p| p.authorization())
+        {
+            // An `http://` target is asked of the proxy itself (a tunnel carries its own).
+            parts.headers.insert(header::PROXY_AUTHORIZATION, auth);
+        }
         let body = match body {
             RequestBody::Full(b) => body::RequestBody::full(b),
             RequestBody::Stream(s) => body::RequestBody::stream(s),

@@ -7,19 +7,20 @@ use isahc::error::ErrorKind;
 pub(crate) fn send_error(e: isahc::Error) -> TransportError {
     let kind = match e.kind() {
         // Nothing left the client.
-        ErrorKind::ConnectionFailed | ErrorKind::NameResolution => TransportErrorKind::Connect,
+        ErrorKind::NameResolution => TransportErrorKind::Dns,
+        ErrorKind::ConnectionFailed => TransportErrorKind::Connect,
         ErrorKind::Timeout => TransportErrorKind::Timeout,
         // curl reports a reset before the head ("empty reply") and HTTP/2 stream errors as
         // protocol violations; for the server they are a dropped connection.
         ErrorKind::Io | ErrorKind::ProtocolViolation => TransportErrorKind::ConnectionClosed,
         ErrorKind::RequestBodyNotRewindable => TransportErrorKind::RequestBody,
         ErrorKind::InvalidRequest | ErrorKind::TooManyRedirects => TransportErrorKind::Unsupported,
+        // A certificate refused fails the same way every time.
         ErrorKind::BadServerCertificate
         | ErrorKind::BadClientCertificate
         | ErrorKind::InvalidTlsConfiguration
-        | ErrorKind::TlsEngine
-        | ErrorKind::ClientInitialization
-        | ErrorKind::InvalidCredentials => TransportErrorKind::Protocol,
+        | ErrorKind::TlsEngine => TransportErrorKind::Tls,
+        ErrorKind::ClientInitialization | ErrorKind::InvalidCredentials => TransportErrorKind::Protocol,
         _ => TransportErrorKind::Other,
     };
     TransportError::new(kind, e)
@@ -30,9 +31,9 @@ pub(crate) fn send_error(e: isahc::Error) -> TransportError {
 pub(crate) fn curl_error(e: curl::Error, head_received: bool) -> TransportError {
     let kind = if e.is_operation_timedout() {
         TransportErrorKind::Timeout
-    } else if e.is_couldnt_resolve_host()
-        || e.is_couldnt_resolve_proxy()
-        || e.is_couldnt_connect()
+    } else if e.is_couldnt_resolve_host() || e.is_couldnt_resolve_proxy() {
+        TransportErrorKind::Dns
+    } else if e.is_couldnt_connect()
         // A failed TLS handshake: no request byte left the client either.
         || e.is_ssl_connect_error()
     {
@@ -44,7 +45,8 @@ pub(crate) fn curl_error(e: curl::Error, head_received: bool) -> TransportError 
         || e.is_ssl_issuer_error()
         || e.is_ssl_cipher()
     {
-        TransportErrorKind::Protocol
+        // A certificate refused fails the same way every time.
+        TransportErrorKind::Tls
     } else if e.is_unsupported_protocol() || e.is_url_malformed() || e.is_bad_function_argument() {
         TransportErrorKind::Unsupported
     } else if head_received {

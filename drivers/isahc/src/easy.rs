@@ -21,6 +21,8 @@ use curl::easy::{Easy2, Handler, HttpVersion, List, ReadError, SeekResult, SslOp
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 
+use apify_core::net::{Proxy, ProxyConfig};
+
 use crate::classify;
 use crate::pipe::Pipe;
 
@@ -44,6 +46,12 @@ pub(crate) struct Settings {
     /// The trust store isahc uses by default: `$SSL_CERT_FILE` if set, else (`None`) the
     /// system's, which curl built with rustls reads through rustls-platform-verifier.
     pub(crate) ca_file: Option<std::path::PathBuf>,
+    /// With added roots: the whole trust store as one PEM bundle (curl's rustls backend
+    /// reads either the system's store or a bundle, not both).
+    pub(crate) ca_bundle: Option<Arc<Vec<u8>>>,
+    /// Which proxy each request goes through; set on every handle (an empty proxy stops
+    /// curl from reading the environment by rules of its own).
+    pub(crate) proxy: Arc<ProxyConfig>,
 }
 
 impl Settings {
@@ -161,6 +169,7 @@ struct Shape {
     /// A body of unknown length (sent chunked).
     chunked: bool,
     streamed: bool,
+    proxy: Option<Proxy>,
 }
 
 /// Sets the options of one attempt on a (possibly reused) handle.
@@ -180,8 +189,16 @@ fn configure(
     // Like hyper, an empty POST/PUT/PATCH still says `Content-Length: 0`.
     let sends_body = !matches!(&body, BlockingRequestBody::Full(b) if b.is_empty())
         || matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
-    let shape =
-        Shape { method: parts.method, headers: parts.headers, sends_body, chunked: known_length.is_none(), streamed };
+    let proxy = settings.proxy.proxy_for(&parts.uri).cloned();
+    let tunnel = proxy.is_some() && parts.uri.scheme_str() == Some("https");
+    let shape = Shape {
+        method: parts.method,
+        headers: parts.headers,
+        sends_body,
+        chunked: known_length.is_none(),
+        streamed,
+        proxy,
+    };
     if easy.get_ref().shape.as_ref() != Some(&shape) {
         // Until it is complete the handle has no known shape: a failure here leaves the
         // next call to start from defaults.
@@ -196,6 +213,7 @@ fn configure(
     }
     set_call(easy, &parts.uri, timeout, streamed, known_length.filter(|_| sends_body)).map_err(|e| unsupported(&e))?;
     easy.get_mut().start(body);
+    easy.get_mut().tunnel_pending = tunnel;
     Ok(())
 }
 
@@ -213,9 +231,21 @@ fn set_shape(
     easy.tcp_nodelay(true)?;
     // The core follows redirects and decodes bodies itself: both stay off here.
     easy.follow_location(false)?;
-    match &settings.ca_file {
-        Some(path) => easy.cainfo(path)?,
-        None => easy.ssl_options(SslOpt::new().native_ca(true))?,
+    match (&settings.ca_bundle, &settings.ca_file) {
+        (Some(bundle), _) => easy.ssl_cainfo_blob(bundle)?,
+        (None, Some(path)) => easy.cainfo(path)?,
+        (None, None) => easy.ssl_options(SslOpt::new().native_ca(true))?,
+    }
+    match &shape.proxy {
+        Some(p) => {
+            easy.proxy(&p.url())?;
+            if let Some(c) = p.expose_credentials() {
+                let (user, password) = c.split_once(':').unwrap_or((c, ""));
+                easy.proxy_username(user)?;
+                easy.proxy_password(password)?;
+            }
+        }
+        None => easy.proxy("")?,
     }
     if shape.streamed {
         // Fewer, larger chunks through the pipe.
@@ -315,6 +345,10 @@ pub(crate) struct Exchange {
     /// transfer is aborted.
     max_body: Option<u64>,
     too_large: bool,
+    /// The first head to come is the proxy's answer to `CONNECT`, not the response.
+    tunnel_pending: bool,
+    /// What the proxy answered to `CONNECT`, when it refused.
+    connect_status: Option<StatusCode>,
 }
 
 impl Exchange {
@@ -348,6 +382,8 @@ impl Exchange {
         self.pipe = None;
         self.max_body = None;
         self.too_large = false;
+        self.tunnel_pending = false;
+        self.connect_status = None;
         for buf in [&mut self.head, &mut self.body] {
             buf.clear();
             if buf.capacity() > KEPT_BUFFER {
@@ -377,6 +413,14 @@ impl Exchange {
     }
 
     fn error(&mut self, e: curl::Error) -> TransportError {
+        if self.connect_status == Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED) {
+            let msg = "the proxy answered 407 Proxy Authentication Required to CONNECT";
+            return TransportError::msg(TransportErrorKind::ProxyAuth, msg);
+        }
+        if let Some(status) = self.connect_status {
+            let msg = format!("the proxy answered {status} to CONNECT");
+            return TransportError::msg(TransportErrorKind::Connect, msg);
+        }
         if let (true, Some(limit)) = (self.too_large, self.max_body) {
             return decoding::too_large(limit);
         }
@@ -401,6 +445,14 @@ impl Exchange {
             self.head.clear();
             let code = line.split(|b| *b == b' ').nth(1).unwrap_or_default();
             self.status = Some(StatusCode::from_bytes(code).map_err(|_| ())?);
+        } else if line.is_empty() && self.tunnel_pending && self.status.is_some_and(|s| !s.is_informational()) {
+            // curl hands the proxy's answer to `CONNECT` to the header callback too.
+            self.tunnel_pending = false;
+            let status = self.status.take();
+            if !status.is_some_and(|s| s.is_success()) {
+                self.connect_status = status;
+            }
+            self.head.clear();
         } else if line.is_empty() {
             self.head_done = self.status.is_some_and(|s| !s.is_informational());
             if let (true, Some(pipe), Some(status)) = (self.head_done, &self.pipe, self.status) {
@@ -648,6 +700,8 @@ mod tests {
             http2_prior_knowledge: false,
             max_idle: 1,
             ca_file: None,
+            ca_bundle: None,
+            proxy: Default::default(),
         });
         let call = |method: Method, path: &str, header: &'static str, body: &'static str| {
             let request = http::Request::builder()

@@ -42,6 +42,7 @@ use apify_core::client::{
 };
 use apify_core::codec::ACCEPT_ENCODING;
 use apify_core::error::{TransportError, TransportErrorKind};
+use apify_core::net::{ProxyConfig, RootCertificate};
 use apify_core::time::{ClockOrigin, Instant};
 use http::header::{self, HeaderValue};
 use isahc::config::{Configurable, RedirectPolicy, VersionNegotiation};
@@ -60,6 +61,9 @@ pub struct IsahcClientBuilder {
     connection_cache_size: usize,
     http2_prior_knowledge: bool,
     agents: usize,
+    extra_roots: Vec<RootCertificate>,
+    // `None`: read from the environment when building.
+    proxy: Option<ProxyConfig>,
 }
 
 impl Default for IsahcClientBuilder {
@@ -72,6 +76,8 @@ impl Default for IsahcClientBuilder {
             // One thread drives about as many small calls as a raw hyper client on two
             // cores (BENCHMARKS.md); more only split the connection pool.
             agents: 1,
+            extra_roots: Vec::new(),
+            proxy: None,
         }
     }
 }
@@ -110,8 +116,26 @@ impl IsahcClientBuilder {
         self
     }
 
+    /// Trusts this certificate authority too, besides the system's store (or
+    /// `$SSL_CERT_FILE`).
+    pub fn add_root_certificate(mut self, root: RootCertificate) -> Self {
+        self.extra_roots.push(root);
+        self
+    }
+
+    /// The proxies to use, instead of those of the environment (`HTTPS_PROXY`,
+    /// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, read when the client is built by the core's
+    /// rules, not curl's); [`ProxyConfig::none`] for none.
+    pub fn proxy(mut self, proxy: ProxyConfig) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
     /// Builds the client (starts its agent threads and isahc's).
     pub fn build(self) -> Result<IsahcClient, isahc::Error> {
+        let proxy = Arc::new(self.proxy.unwrap_or_else(|| ProxyConfig::from_env(|k| std::env::var(k).ok())));
+        let ca_file = easy::Settings::ca_file_from_env();
+        let ca_bundle = (!self.extra_roots.is_empty()).then(|| Arc::new(bundle(ca_file.as_deref(), &self.extra_roots)));
         let versions = if self.http2_prior_knowledge {
             VersionNegotiation::http2()
         } else {
@@ -126,8 +150,15 @@ impl IsahcClientBuilder {
             .connect_timeout(self.connect_timeout)
             .max_connections_per_host(self.max_connections_per_host)
             .connection_cache_size(self.connection_cache_size)
-            .tcp_nodelay()
-            .build()?;
+            .tcp_nodelay();
+        let streams = match &ca_bundle {
+            Some(pem) => {
+                let store = isahc::tls::TrustStore::builder().certificate_from_pem(pem.as_slice()).build();
+                streams.tls_config(isahc::tls::TlsConfig::builder().trust_store(store).build())
+            }
+            None => streams,
+        }
+        .build()?;
         let limits = multi::Limits {
             max_connections_per_host: self.max_connections_per_host,
             connection_cache_size: self.connection_cache_size,
@@ -137,7 +168,9 @@ impl IsahcClientBuilder {
             connect_timeout: self.connect_timeout,
             http2_prior_knowledge: self.http2_prior_knowledge,
             max_idle: self.connection_cache_size,
-            ca_file: easy::Settings::ca_file_from_env(),
+            ca_file,
+            ca_bundle,
+            proxy: proxy.clone(),
         };
         Ok(IsahcClient {
             shared: Arc::new(Shared {
@@ -145,6 +178,7 @@ impl IsahcClientBuilder {
                 next: AtomicUsize::new(0),
                 async_handles: Arc::new(easy::EasyPool::new(settings.clone())),
                 streams,
+                proxy,
             }),
             easy: Arc::new(easy::EasyPool::new(settings)),
             origin: ClockOrigin::new(std::time::Instant::now()),
@@ -196,6 +230,27 @@ struct Shared {
     async_handles: Arc<easy::EasyPool>,
     /// Streamed request bodies, which an agent thread must not wait for.
     streams: isahc::HttpClient,
+    /// For `streams`, which is told per request.
+    proxy: Arc<ProxyConfig>,
+}
+
+/// The trust store as PEM: `$SSL_CERT_FILE`'s, or the system's, and the added roots.
+fn bundle(ca_file: Option<&std::path::Path>, extra: &[RootCertificate]) -> Vec<u8> {
+    let mut out = match ca_file.and_then(|p| std::fs::read(p).ok()) {
+        Some(pem) => pem,
+        None => {
+            let mut pem = String::new();
+            for cert in rustls_native_certs::load_native_certs().certs {
+                pem.push_str(&RootCertificate::from_der(cert.to_vec()).to_pem());
+            }
+            pem.into_bytes()
+        }
+    };
+    out.push(b'\n');
+    for root in extra {
+        out.extend_from_slice(root.to_pem().as_bytes());
+    }
+    out
 }
 
 impl Shared {
@@ -224,9 +279,19 @@ fn prepare<B>(
     body: B,
     timeout: Option<Duration>,
     streamed: bool,
+    proxies: &ProxyConfig,
 ) -> Result<http::Request<B>, TransportError> {
+    let proxy = proxies.proxy_for(&parts.uri).cloned();
     // isahc reads per-request settings from its builder only.
     let mut builder = http::Request::builder().method(parts.method).uri(parts.uri).version(parts.version);
+    // `None` also stops curl from reading the environment by its own rules.
+    builder = builder.proxy(proxy.as_ref().and_then(|p| p.url().parse().ok()));
+    if let Some(c) = proxy.as_ref().and_then(|p| p.expose_credentials()) {
+        let (user, password) = c.split_once(':').unwrap_or((c, ""));
+        builder = builder
+            .proxy_authentication(isahc::auth::Authentication::basic())
+            .proxy_credentials(isahc::auth::Credentials::new(user, password));
+    }
     if let Some(t) = timeout {
         // A streamed body is read at the caller's pace: only a stall (no byte for `t`) fails it.
         builder = if streamed { builder.low_speed_timeout(1, t) } else { builder.timeout(t) };
@@ -281,7 +346,7 @@ impl HttpClient for IsahcClient {
             // A body the caller produces as it goes: isahc reads it on its own thread.
             RequestBody::Stream(s) => isahc::AsyncBody::from_reader(body::StreamReader::new(s)),
         };
-        let request = prepare(parts, body, timeout, stream_response)?;
+        let request = prepare(parts, body, timeout, stream_response, &self.shared.proxy)?;
         let response = self.shared.streams.send_async(request).await.map_err(classify::send_error)?;
         let (mut parts, body) = response.into_parts();
         let decoder = decoding::take_decoder(&mut parts.headers);
@@ -336,7 +401,7 @@ impl BlockingHttpClient for IsahcClient {
             }
             BlockingRequestBody::Reader(r) => isahc::Body::from_reader(body::SyncCell::new(r)),
         };
-        let request = prepare(parts, body, timeout, stream_response)?;
+        let request = prepare(parts, body, timeout, stream_response, &self.shared.proxy)?;
         let response = self.shared.streams.send(request).map_err(classify::send_error)?;
         let (mut parts, body) = response.into_parts();
         let reader = DecodedReader::new(body, decoding::take_decoder(&mut parts.headers));

@@ -286,6 +286,8 @@ mod tests {
             http2_prior_knowledge: false,
             max_idle: 4,
             ca_file: None,
+            ca_bundle: None,
+            proxy: Default::default(),
         });
         let request = http::Request::get(serve(1)).body(()).unwrap().into_parts().0;
         let easy = pool.prepare(request, BlockingRequestBody::Full(Default::default()), None, None, None).unwrap();

@@ -27,7 +27,10 @@
 mod capture;
 mod faults;
 mod jobs;
+mod net;
+mod proxy;
 mod storage;
+mod tls;
 mod wire;
 
 use std::future::{Future, IntoFuture};
@@ -40,6 +43,7 @@ use apify_core::client::{
 use apify_core::config::Config;
 use apify_core::error::Error;
 use apify_core::models::Record;
+use apify_core::net::{ProxyConfig, RootCertificate};
 use apify_core::ops::dataset::DownloadItems;
 use apify_core::ops::key_value_store::GetRecordAsBytes;
 use apify_core::ops::paginate::Paginated;
@@ -59,6 +63,36 @@ pub type RecordChunks<'a> = (Option<String>, Chunks<'a, Bytes>);
 
 /// A named scenario.
 pub(crate) type Scenario<D, M> = (&'static str, fn(&Target<D, M>) -> Outcome);
+
+/// A scenario that runs only on targets with a [`Feature`].
+pub(crate) type FeatureScenario<D, M> = (&'static str, &'static [Feature], fn(&Target<D, M>) -> Outcome);
+
+/// What some scenarios need of a driver beyond plain HTTP/1.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Feature {
+    /// TLS, with extra roots from [`NetSettings::roots`].
+    Tls,
+    /// HTTP and HTTPS proxies from [`NetSettings::proxy`].
+    Proxy,
+    /// HTTP/2 with prior knowledge over plain TCP ([`NetSettings::http2_prior_knowledge`]).
+    Http2,
+    /// Keep-alive connections reused from a pool.
+    KeepAlive,
+}
+
+/// How the kit asks for a driver set up for a network scenario.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct NetSettings {
+    /// Certificate authorities to trust besides the driver's defaults.
+    pub roots: Vec<RootCertificate>,
+    /// The proxies to use (`None`: the driver's default, which must not read the process
+    /// environment in a way another scenario could change).
+    pub proxy: Option<ProxyConfig>,
+    /// Speak HTTP/2 without negotiation.
+    pub http2_prior_knowledge: bool,
+}
 
 /// How the suite runs calls on a driver of type `D`: blocking drivers with `.send()`,
 /// async ones awaited on their executor. Scenarios are written once against this.
@@ -212,6 +246,7 @@ impl<I: Iterator<Item = Bytes>> std::io::Read for ChunkReader<I> {
 }
 
 type MakeClient<D> = Box<dyn Fn(Config) -> ApifyClient<D> + Send + Sync>;
+type MakeDriver<D> = Box<dyn Fn(&NetSettings) -> D + Send + Sync>;
 
 /// A driver under test.
 pub struct Target<D, M> {
@@ -219,6 +254,9 @@ pub struct Target<D, M> {
     mode: M,
     make: MakeClient<D>,
     network: bool,
+    settings: Option<MakeDriver<D>>,
+    features: Vec<Feature>,
+    not_applicable: Vec<(Feature, String)>,
 }
 
 impl<D, M> std::fmt::Debug for Target<D, M> {
@@ -231,13 +269,69 @@ impl<D: Environment, M: Mode<D>> Target<D, M> {
     /// A driver that speaks HTTP: `make` builds a fresh one for each scenario.
     pub fn network(name: &str, mode: M, make: impl Fn() -> D + Send + Sync + 'static) -> Self {
         let make = move |config: Config| ApifyClient::with_custom_http_client(config, make());
-        Self { name: name.to_owned(), mode, make: Box::new(make), network: true }
+        Self {
+            name: name.to_owned(),
+            mode,
+            make: Box::new(make),
+            network: true,
+            settings: None,
+            features: vec![Feature::KeepAlive],
+            not_applicable: Vec::new(),
+        }
+    }
+
+    /// How to make the driver with [`NetSettings`]: runs the scenarios of `features`
+    /// (TLS with custom roots, proxies, HTTP/2), each driver made for its scenario.
+    pub fn with_settings(
+        mut self,
+        features: &[Feature],
+        make: impl Fn(&NetSettings) -> D + Send + Sync + 'static,
+    ) -> Self {
+        self.settings = Some(Box::new(make));
+        self.features.extend_from_slice(features);
+        self
+    }
+
+    /// Says why the scenarios of `feature` do not apply to this driver (they are reported
+    /// as skipped with `reason`).
+    pub fn not_applicable(mut self, feature: Feature, reason: &str) -> Self {
+        self.features.retain(|f| *f != feature);
+        self.not_applicable.push((feature, reason.to_owned()));
+        self
+    }
+
+    /// Why a scenario needing `feature` does not run, if it does not.
+    fn skip_reason(&self, feature: Feature) -> Option<String> {
+        if let Some((_, why)) = self.not_applicable.iter().find(|(f, _)| *f == feature) {
+            return Some(why.clone());
+        }
+        if self.features.contains(&feature) && (feature == Feature::KeepAlive || self.settings.is_some()) {
+            return None;
+        }
+        Some(format!("{feature:?} not declared by the target (Target::with_settings)"))
+    }
+
+    /// A client of a driver made with `settings` (the plain maker when `settings` is
+    /// the default and none was given).
+    pub(crate) fn client_with_settings(&self, config: Config, settings: &NetSettings) -> ApifyClient<D> {
+        match &self.settings {
+            Some(make) => ApifyClient::with_custom_http_client(config, make(settings)),
+            None => (self.make)(config),
+        }
     }
 
     /// A driver with no wire (such as the local driver): `make` builds a client over fresh
     /// storage for each scenario, and only the storage scenarios run.
     pub fn in_process(name: &str, mode: M, make: impl Fn() -> ApifyClient<D> + Send + Sync + 'static) -> Self {
-        Self { name: name.to_owned(), mode, make: Box::new(move |_| make()), network: false }
+        Self {
+            name: name.to_owned(),
+            mode,
+            make: Box::new(move |_| make()),
+            network: false,
+            settings: None,
+            features: Vec::new(),
+            not_applicable: Vec::new(),
+        }
     }
 
     /// Its name in reports.
@@ -253,6 +347,8 @@ pub struct ScenarioResult {
     pub name: &'static str,
     /// `Err` with what went wrong.
     pub outcome: Result<(), String>,
+    /// Why the scenario did not run on this target (then `outcome` is `Ok`).
+    pub skipped: Option<String>,
     /// Wall time.
     pub took: Duration,
 }
@@ -270,6 +366,11 @@ impl Report {
     /// Failed scenarios.
     pub fn failures(&self) -> impl Iterator<Item = &ScenarioResult> {
         self.results.iter().filter(|r| r.outcome.is_err())
+    }
+
+    /// Scenarios that do not apply to the target, with the reason.
+    pub fn skipped(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.results.iter().filter_map(|r| r.skipped.as_deref().map(|why| (r.name, why)))
     }
 
     /// Panics with every failure listed, if any.
@@ -290,7 +391,11 @@ impl Report {
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for r in &self.results {
-            let status = if r.outcome.is_ok() { "ok" } else { "FAILED" };
+            let status = match (&r.outcome, &r.skipped) {
+                (Err(_), _) => "FAILED".to_owned(),
+                (Ok(()), Some(why)) => format!("skipped: {why}"),
+                (Ok(()), None) => "ok".to_owned(),
+            };
             writeln!(f, "{:<16} {:<44} {:>6} ms  {status}", self.target, r.name, r.took.as_millis())?;
         }
         Ok(())
@@ -340,16 +445,25 @@ pub fn run_conformance<D: Environment, M: Mode<D>>(target: &Target<D, M>) -> Rep
         ]);
         scenarios.extend(faults::scenarios::<D, M>());
         scenarios.extend(jobs::scenarios::<D, M>());
+        scenarios.extend(net::scenarios::<D, M>());
     }
-    let results = scenarios
-        .into_iter()
-        .map(|(name, run)| {
-            let start = Instant::now();
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(target)))
-                .unwrap_or_else(|p| Err(format!("panicked: {}", panic_message(&p))));
-            ScenarioResult { name, outcome, took: start.elapsed() }
-        })
-        .collect();
+    let run_one = |name: &'static str, run: fn(&Target<D, M>) -> Outcome| {
+        let start = Instant::now();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(target)))
+            .unwrap_or_else(|p| Err(format!("panicked: {}", panic_message(&p))));
+        ScenarioResult { name, outcome, skipped: None, took: start.elapsed() }
+    };
+    let mut results: Vec<ScenarioResult> = scenarios.into_iter().map(|(name, run)| run_one(name, run)).collect();
+    if target.network {
+        for (name, features, run) in net::feature_scenarios::<D, M>() {
+            match features.iter().find_map(|f| target.skip_reason(*f)) {
+                Some(why) => {
+                    results.push(ScenarioResult { name, outcome: Ok(()), skipped: Some(why), took: Duration::ZERO })
+                }
+                None => results.push(run_one(name, run)),
+            }
+        }
+    }
     Report { target: target.name.clone(), results }
 }
 
@@ -386,3 +500,18 @@ pub(crate) fn client_with<D: Environment, M>(
 
 /// The retry base delay the fault scenarios use.
 pub(crate) const BASE_DELAY: Duration = Duration::from_millis(20);
+
+/// [`client_with`] on a driver made with `settings`.
+pub(crate) fn client_on<D: Environment, M: Mode<D>>(
+    target: &Target<D, M>,
+    url: &str,
+    settings: &NetSettings,
+    configure: impl FnOnce(Config) -> Config,
+) -> ApifyClient<D> {
+    let config = Config::new()
+        .with_token(storage::TOKEN)
+        .with_api_url(url)
+        .unwrap_or_else(|e| panic!("bad test URL {url}: {e}"))
+        .with_min_delay_between_retries(BASE_DELAY);
+    target.client_with_settings(configure(config), settings)
+}
