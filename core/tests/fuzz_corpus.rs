@@ -205,3 +205,10 @@ fn lines_split_seeds() {
 fn log_messages_split_seeds() {
     every_split("log_messages", 2, fuzzing::log_messages_split);
 }
+
+/// The first call of every retry seed and of the generated inputs.
+#[test]
+fn retry_one_seeds() {
+    replay("retry", fuzzing::retry_one);
+    smoke("retry", fuzzing::retry_one, 7);
+}
