@@ -1379,4 +1379,3 @@ pub fn job_models(data: &[u8]) {
     round_trip::<Run>(data);
     round_trip::<Build>(data);
 }
-

@@ -48,7 +48,7 @@ fn run<D: apify_core::client::Environment, M: apify_tests::conformance::Mode<D>>
 fn hyper_on_tokio() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let target = Target::network("hyper", Async::new(Tokio(rt)), apify_hyper::HyperClient::new)
-        .with_settings(&[Feature::Tls, Feature::Proxy], hyper_with);
+        .with_settings(&[Feature::Tls, Feature::Proxy, Feature::Http2], hyper_with);
     run(target);
 }
 
@@ -64,14 +64,14 @@ fn hyper_with(s: &NetSettings) -> apify_hyper::HyperClient {
 #[test]
 fn isahc_blocking() {
     let target = Target::network("isahc-blocking", Blocking, apify_isahc::IsahcClient::new)
-        .with_settings(&[Feature::Tls, Feature::Proxy], isahc_with);
+        .with_settings(&[Feature::Tls, Feature::Proxy, Feature::Http2], isahc_with);
     run(target);
 }
 
 #[test]
 fn isahc_async() {
     let target = Target::network("isahc-async", Async::new(FuturesLite), apify_isahc::IsahcClient::new)
-        .with_settings(&[Feature::Tls, Feature::Proxy], isahc_with);
+        .with_settings(&[Feature::Tls, Feature::Proxy, Feature::Http2], isahc_with);
     run(target);
 }
 

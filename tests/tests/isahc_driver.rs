@@ -240,3 +240,44 @@ fn a_dropped_stream_frees_its_connection() {
         rx.recv_timeout(std::time::Duration::from_secs(30)).expect("the next call waited behind the dropped stream");
     assert_eq!(got.unwrap(), "fast");
 }
+
+/// Threads of this process whose name starts with `prefix` (Linux names are cut at 15 bytes).
+fn threads_named(prefix: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim_end().starts_with(prefix))
+        .count()
+}
+
+/// An async streamed upload runs on a thread of its own; a dropped call whose stream stalls
+/// ends that thread and frees its connection for the next call.
+#[test]
+fn a_dropped_streamed_upload_ends_its_thread() {
+    let server = ScriptedServer::start();
+    server.set_fallback(|_| Reply::json(200, dataset("fast")));
+    let c = one_connection_client(&server);
+    futures_lite::future::block_on(async {
+        // One chunk, then nothing, ever.
+        let first = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"first"))]);
+        let stalled = futures_util::StreamExt::chain(first, futures_util::stream::pending());
+        let upload =
+            async { Some(c.key_value_store("s").upload_record("k", "application/octet-stream", stalled).await) };
+        let give_up = async {
+            async_io::Timer::after(std::time::Duration::from_millis(300)).await;
+            None
+        };
+        assert!(futures_lite::future::or(upload, give_up).await.is_none(), "the stalled upload should still run");
+        let fast = async { Some(c.dataset("fast").get().await.unwrap().unwrap().id) };
+        let stuck = async {
+            async_io::Timer::after(std::time::Duration::from_secs(30)).await;
+            None
+        };
+        assert_eq!(futures_lite::future::or(fast, stuck).await.as_deref(), Some("fast"));
+    });
+    let started = std::time::Instant::now();
+    while threads_named("apify-isahc-upl") > 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the upload thread outlived its call");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -62,6 +62,31 @@ impl AsyncRead for StreamReader {
     }
 }
 
+/// A streamed request body read by a blocking curl handle on a thread of its own: each read
+/// waits for the caller's stream, or ends with an error once the call is dropped (its end of
+/// `cancel` gone), so that curl aborts the upload instead of waiting forever.
+pub(crate) struct BlockingStreamReader {
+    inner: StreamReader,
+    cancel: futures_channel::oneshot::Receiver<()>,
+}
+
+impl BlockingStreamReader {
+    pub(crate) fn new(stream: ByteStream, cancel: futures_channel::oneshot::Receiver<()>) -> Self {
+        Self { inner: StreamReader::new(stream), cancel }
+    }
+}
+
+impl io::Read for BlockingStreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = futures_lite::io::AsyncReadExt::read(&mut self.inner, buf);
+        let cancel = async {
+            let _ = (&mut self.cancel).await;
+            Err(io::Error::other("the call was dropped during the upload"))
+        };
+        futures_lite::future::block_on(futures_lite::future::or(read, cancel))
+    }
+}
+
 /// A response body as a stream of raw chunks.
 pub(crate) struct ReaderStream<R> {
     reader: R,

@@ -19,7 +19,9 @@
 //! thread; async calls and streamed responses are driven by a curl multi handle on a
 //! thread of the client's own (pooled, ready-configured curl handles: nearly twice
 //! isahc's throughput on small calls; a streamed body pauses curl while the reader is
-//! behind). isahc reads streamed request bodies, which that thread must not wait for.
+//! behind). An async streamed upload, which that thread must not wait for, runs a blocking
+//! handle on a thread of its own; isahc's client is left only for a streamed upload whose
+//! response is streamed too.
 //! Timeouts are curl's: a whole-transfer timeout for buffered responses, and a low-speed
 //! limit (no byte for the attempt's timeout) for streamed ones. Waits between retries use `async-io`'s timer, which works
 //! under any executor. Retries, redirects and body decoding are decided by [`apify_core`].
@@ -228,7 +230,7 @@ struct Shared {
     next: AtomicUsize,
     /// Idle handles of those calls (their connections belong to the agents' multi handles).
     async_handles: Arc<easy::EasyPool>,
-    /// Streamed request bodies, which an agent thread must not wait for.
+    /// Streamed request bodies with streamed responses, which no agent thread may wait for.
     streams: isahc::HttpClient,
     /// For `streams`, which is told per request.
     proxy: Arc<ProxyConfig>,
@@ -343,7 +345,9 @@ impl HttpClient for IsahcClient {
                 let body = DecodedStream::new(body, decoder).idle_timeout(timeout, timer());
                 return Ok(HttpResponse { status, headers, body: ResponseBody::Stream(Box::pin(body)) });
             }
-            // A body the caller produces as it goes: isahc reads it on its own thread.
+            RequestBody::Stream(s) if !stream_response => return self.upload_stream(parts, s, timeout, max_body).await,
+            // A body the caller produces as it goes, and a streamed answer: isahc reads the
+            // body on its own thread.
             RequestBody::Stream(s) => isahc::AsyncBody::from_reader(body::StreamReader::new(s)),
         };
         let request = prepare(parts, body, timeout, stream_response, &self.shared.proxy)?;
@@ -374,6 +378,51 @@ fn timer() -> SleepFn {
             async_io::Timer::after(d).await;
         })
     })
+}
+
+impl IsahcClient {
+    /// A body the caller produces as it goes, sent by a blocking handle on a thread of its
+    /// own: an agent's thread must not wait for the stream, and the handle reads the proxy's
+    /// answer to `CONNECT` and the body cap as every other call does.
+    async fn upload_stream(
+        &self,
+        parts: http::request::Parts,
+        stream: apify_core::client::ByteStream,
+        timeout: Option<Duration>,
+        max_body: Option<u64>,
+    ) -> Result<HttpResponse, TransportError> {
+        let (done_tx, done_rx) = futures_channel::oneshot::channel();
+        // Dropped when this future ends or is dropped: a read still waiting then fails.
+        let (_cancel, cancel_rx) = futures_channel::oneshot::channel::<()>();
+        let reader = body::BlockingStreamReader::new(stream, cancel_rx);
+        let easy = self.easy.clone();
+        std::thread::Builder::new()
+            .name("apify-isahc-upload".into())
+            .spawn(move || {
+                let _ =
+                    done_tx.send(easy.call(parts, BlockingRequestBody::Reader(Box::new(reader)), timeout, max_body));
+            })
+            .map_err(|e| TransportError::new(TransportErrorKind::Other, e))?;
+        let done = async { Some(done_rx.await) };
+        // curl's timeout cannot fire while a read waits for the caller's stream.
+        let expired = async {
+            match timeout {
+                Some(t) => async_io::Timer::after(t).await,
+                None => std::future::pending().await,
+            };
+            None
+        };
+        match futures_lite::future::or(done, expired).await {
+            Some(Ok(r)) => {
+                let r = r?;
+                Ok(HttpResponse { status: r.status, headers: r.headers, body: ResponseBody::Full(r.body) })
+            }
+            Some(Err(_)) => {
+                Err(TransportError::msg(TransportErrorKind::Other, "the upload thread ended without a result"))
+            }
+            None => Err(TransportError::msg(TransportErrorKind::Timeout, "the streamed upload timed out")),
+        }
+    }
 }
 
 impl BlockingHttpClient for IsahcClient {

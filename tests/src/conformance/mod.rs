@@ -26,6 +26,7 @@
 
 mod capture;
 mod faults;
+mod http2;
 mod jobs;
 mod net;
 mod proxy;

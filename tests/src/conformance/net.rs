@@ -47,6 +47,7 @@ pub(crate) fn feature_scenarios<D: Environment, M: Mode<D>>() -> Vec<FeatureScen
     ];
     all.extend(super::tls::scenarios::<D, M>());
     all.extend(super::proxy::scenarios::<D, M>());
+    all.extend(super::http2::scenarios::<D, M>());
     all
 }
 

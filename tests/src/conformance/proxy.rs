@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use apify_core::client::Environment;
 use apify_core::error::TransportErrorKind;
 use apify_core::net::{Proxy, ProxyConfig};
+use bytes::Bytes;
 
-use super::net::answer;
+use super::net::{answer, noise};
 use super::tls::{pki, tls_server};
 use super::{Feature, FeatureScenario, Mode, NetSettings, Outcome, Step, Target, client_on, ensure};
 use crate::raw::{HttpReader, IO_TIMEOUT, RawServer};
@@ -24,6 +25,7 @@ pub(crate) fn scenarios<D: Environment, M: Mode<D>>() -> Vec<FeatureScenario<D, 
         ("proxy: https target through CONNECT", &[Feature::Proxy, Feature::Tls], https_target),
         ("proxy: 407 is typed, credentials unseen", &[Feature::Proxy, Feature::Tls], wrong_credentials),
         ("proxy: from an environment, NO_PROXY", &[Feature::Proxy], from_environment),
+        ("proxy: streamed uploads go through it", &[Feature::Proxy, Feature::Tls], streamed_uploads),
     ]
 }
 
@@ -212,5 +214,50 @@ fn from_environment<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
         ensure!(proxy.seen().len() == 1, "NO_PROXY={no_proxy} went through the proxy");
     }
     ensure!(api.request_count() == 4, "{} requests reached the API", api.request_count());
+    Ok(())
+}
+
+/// A body sent chunk by chunk takes the same way as a whole one: through the tunnel, in
+/// absolute form, and a 407 on the way is typed there too.
+fn streamed_uploads<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
+    const BINARY: &str = "application/octet-stream";
+    let body = noise(300_000);
+    let chunks = || body.chunks(64 * 1024).map(Bytes::copy_from_slice).collect::<Vec<_>>();
+    let proxy = TestProxy::start();
+    let received = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+    let got = received.clone();
+    let tls_api = tls_server(&pki().good, move |r| {
+        while let Ok(Some(head)) = r.head() {
+            let Ok(body) = r.body(&head) else { return };
+            got.lock().unwrap_or_else(|e| e.into_inner()).push(body);
+            if r.respond(201, &[("content-type", "application/json")], b"{\"data\":{}}").is_err() {
+                return;
+            }
+        }
+    });
+    let settings = through(ProxyConfig::all(proxy.url(Some((USER, PASSWORD)))), true);
+    let c = client_on(t, &format!("https://{}", tls_api.addr()), &settings, |c| c);
+    t.mode.upload(&c.key_value_store("s"), "k", BINARY, chunks()).step("streamed upload through a tunnel")?;
+    let seen = proxy.seen();
+    ensure!(seen.len() == 1 && seen[0].method == "CONNECT", "the proxy saw {seen:?}");
+    ensure!(seen[0].auth.as_deref() == Some(BASIC), "Proxy-Authorization {:?}", seen[0].auth);
+    ensure!(*received.lock().unwrap_or_else(|e| e.into_inner()) == [body.to_vec()], "the tunnelled body differs");
+
+    let api = ScriptedServer::start();
+    api.set_fallback(|_| Reply::json(201, serde_json::json!({"data": {}})));
+    let settings = through(ProxyConfig::all(proxy.url(Some((USER, PASSWORD)))), false);
+    let c = client_on(t, &api.base_url(), &settings, |c| c);
+    t.mode.upload(&c.key_value_store("s"), "k", BINARY, chunks()).step("streamed upload in absolute form")?;
+    let seen = proxy.seen();
+    ensure!(seen.len() == 2 && seen[1].method == "PUT", "the proxy saw {seen:?}");
+    ensure!(seen[1].target == api.url("/v2/key-value-stores/s/records/k"), "{seen:?}");
+    let reqs = api.requests();
+    ensure!(reqs.len() == 1 && reqs[0].body == body, "the API got {} requests or another body", reqs.len());
+
+    let settings = through(ProxyConfig::all(proxy.url(Some((USER, "wr0ng")))), true);
+    let c = client_on(t, &format!("https://{}", tls_api.addr()), &settings, |c| c);
+    let err = t.mode.upload(&c.key_value_store("s"), "k", BINARY, chunks()).err().ok_or("a 407 succeeded")?;
+    ensure!(err.transport_error().map(|e| e.kind()) == Some(TransportErrorKind::ProxyAuth), "{err:?}");
+    ensure!(proxy.seen().len() == 3, "a 407 was retried: {:?}", proxy.seen());
     Ok(())
 }
