@@ -1,9 +1,10 @@
 //! Captures the core's `tracing` events during a scenario, so the kit can compare the
 //! retry decisions it logged with what the server saw, and look for the token.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -45,26 +46,38 @@ impl Visit for Captured {
 #[derive(Clone, Default)]
 struct Sink(Arc<Mutex<Vec<Captured>>>);
 
-impl<S: Subscriber> Layer<S> for Sink {
+thread_local! {
+    /// The sink of the scenario running on this thread, if any.
+    static CURRENT: RefCell<Option<Sink>> = const { RefCell::new(None) };
+}
+
+/// Routes each event to the sink of the thread that emitted it.
+struct PerThread;
+
+impl<S: Subscriber> Layer<S> for PerThread {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let Some(sink) = CURRENT.with(|c| c.borrow().clone()) else { return };
         let mut c = Captured::default();
         event.record(&mut c);
         // Also keep the target, so the "no token anywhere" check covers it.
         c.fields.insert("target".into(), event.metadata().target().to_owned());
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+        sink.0.lock().unwrap_or_else(|e| e.into_inner()).push(c);
     }
 }
 
 /// Runs `f` with every event on this thread captured; returns its result and the events.
 pub(crate) fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<Captured>) {
-    let sink = Sink::default();
-    let subscriber = tracing_subscriber::registry().with(sink.clone());
-    let out = tracing::subscriber::with_default(subscriber, || {
-        // Scenarios of other drivers run on other threads with their own scoped subscribers;
-        // a callsite whose interest one of them cached as "never" would be silent here.
-        tracing::callsite::rebuild_interest_cache();
-        f()
+    // One global subscriber, installed once, whose interest in every callsite is "always".
+    // Scoped subscribers per scenario raced: a callsite first hit on another driver's
+    // thread could cache "never" while this thread's subscriber was being registered.
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(PerThread));
     });
+    let sink = Sink::default();
+    let previous = CURRENT.with(|c| c.replace(Some(sink.clone())));
+    let out = f();
+    CURRENT.with(|c| *c.borrow_mut() = previous);
     let events = std::mem::take(&mut *sink.0.lock().unwrap_or_else(|e| e.into_inner()));
     (out, events)
 }
