@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use apify_local::api::{ApiConfig, LocalApi};
 use apify_local::fsio::Durability;
-use apify_local::server::Server;
+use apify_local::platform::PlatformOptions;
+use apify_local::server::{Server, ServerOptions};
 use apify_local::storage::{StorageConfig, Storages};
 
 /// A running emulator.
@@ -23,6 +24,11 @@ pub struct Emulator {
 impl Emulator {
     /// Serves `storage_dir`, requiring `token` when given.
     pub fn start(storage_dir: &Path, token: Option<&str>) -> Self {
+        Self::with_platform(storage_dir, token, PlatformOptions::default())
+    }
+
+    /// [`Emulator::start`] with local Actors that clients can run.
+    pub fn with_platform(storage_dir: &Path, token: Option<&str>, platform: PlatformOptions) -> Self {
         let mut cfg = StorageConfig::new(storage_dir);
         cfg.durability = Durability::Relaxed;
         let storages = Arc::new(Storages::new(cfg));
@@ -36,7 +42,9 @@ impl Emulator {
             let rt =
                 tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
             rt.block_on(async move {
-                let server = Server::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), api, Duration::from_secs(60))
+                let options =
+                    ServerOptions { persist_every: Duration::from_secs(60), platform, ..ServerOptions::default() };
+                let server = Server::bind_with(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), api, options)
                     .await
                     .expect("binding the emulator");
                 url_tx.send(server.url()).expect("reporting the URL");

@@ -18,7 +18,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -28,6 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::api::{ApiFailure, LocalApi, MAX_BODY_BYTES, too_large};
+use crate::platform::{Platform, PlatformOptions, Routed, ServerBody};
 
 /// How the emulator treats connections. `Default` gives the `apify-local serve` defaults.
 #[derive(Debug, Clone)]
@@ -49,6 +49,8 @@ pub struct ServerOptions {
     /// 1024, so that storage files always find descriptors. At the limit the connection idle
     /// longest is closed to make room; when all are busy a newcomer gets 503 and is closed.
     pub max_connections: Option<usize>,
+    /// The local Actors and how their runs are run.
+    pub platform: PlatformOptions,
 }
 
 impl Default for ServerOptions {
@@ -58,6 +60,7 @@ impl Default for ServerOptions {
             header_read_timeout: Some(Duration::from_secs(30)),
             body_read_timeout: Some(Duration::from_secs(60)),
             idle_timeout: Some(Duration::from_secs(30)),
+            platform: PlatformOptions::default(),
             max_connections: None,
         }
     }
@@ -114,9 +117,11 @@ impl Server {
         let lock = lock_folder(&api.storages().config().root)?;
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let api = Arc::new(api.serving_at(&format!("http://{addr}")));
+        let url = format!("http://{addr}");
+        let api = Arc::new(api.serving_at(&url));
+        let platform = Platform::open(api.clone(), url, options.platform.clone());
         let (stop, stopped) = watch::channel(false);
-        let done = tokio::spawn(run(listener, api, options, stopped, lock));
+        let done = tokio::spawn(run(listener, platform, api, options, stopped, lock));
         Ok(Self { addr, stop, done })
     }
 
@@ -443,6 +448,7 @@ fn refuse(stream: &TcpStream) {
 
 async fn run(
     listener: TcpListener,
+    platform: Arc<Platform>,
     api: Arc<LocalApi>,
     options: ServerOptions,
     mut stopped: watch::Receiver<bool>,
@@ -517,7 +523,7 @@ async fn run(
                     io,
                     conn,
                     registered,
-                    api.clone(),
+                    platform.clone(),
                     options.clone(),
                     stopped.clone(),
                 ));
@@ -546,6 +552,8 @@ async fn run(
         }
     }
     drop(listener);
+    // Runs first: their end answers the long polls and log streams still open.
+    platform.shutdown().await;
     while connections.join_next().await.is_some() {}
     let _ = tokio::task::spawn_blocking(move || {
         if let Err(e) = api.storages().flush() {
@@ -562,7 +570,7 @@ async fn serve_connection(
     io: TokioIo<Tracked>,
     conn: Arc<Conn>,
     _registered: Registered,
-    api: Arc<LocalApi>,
+    platform: Arc<Platform>,
     options: ServerOptions,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -573,7 +581,7 @@ async fn serve_connection(
         let method = req.method().clone();
         let target = loggable_target(req.uri());
         let in_flight = InFlight::enter(&on);
-        let answer = handle(api.clone(), on.clone(), body_timeout, req);
+        let answer = handle(platform.clone(), on.clone(), body_timeout, req);
         async move {
             let response = answer.await;
             drop(in_flight);
@@ -613,8 +621,8 @@ fn loggable_target(uri: &http::Uri) -> String {
 
 /// An answer given before the body was read to its end: the connection (HTTP/1) cannot
 /// carry another request, so it says it closes and lingers on the unread rest.
-fn without_the_body(conn: &Conn, version: http::Version, failure: ApiFailure) -> hyper::Response<Full<Bytes>> {
-    let mut response = failure.into_response().map(Full::new);
+fn without_the_body(conn: &Conn, version: http::Version, failure: ApiFailure) -> hyper::Response<ServerBody> {
+    let mut response = failure.into_response().map(|b| Full::new(b).boxed());
     if version < http::Version::HTTP_2 {
         conn.linger.store(true, Ordering::Relaxed);
         response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
@@ -623,11 +631,11 @@ fn without_the_body(conn: &Conn, version: http::Version, failure: ApiFailure) ->
 }
 
 async fn handle(
-    api: Arc<LocalApi>,
+    platform: Arc<Platform>,
     conn: Arc<Conn>,
     body_timeout: Option<Duration>,
     req: hyper::Request<Incoming>,
-) -> hyper::Response<Full<Bytes>> {
+) -> hyper::Response<ServerBody> {
     let (parts, body) = req.into_parts();
     // Refused from the head when it declares too much: the body is never polled, so hyper
     // sends no `100 Continue` and a client that waits for one gets the 413 at once.
@@ -663,7 +671,13 @@ async fn handle(
             return without_the_body(&conn, parts.version, failure);
         }
     };
+    let (request, status) = match platform.route(http::Request::from_parts(parts, body)).await {
+        Routed::Answer(response) => return response,
+        Routed::Storage(request, status) => (request, status),
+    };
+    let (parts, body) = request.into_parts();
     let small = is_small_read(&parts);
+    let api = platform.api().clone();
     let request = http::Request::from_parts(parts, body);
     let response = if small {
         Ok(api.handle(request))
@@ -672,7 +686,13 @@ async fn handle(
         tokio::task::spawn_blocking(move || api.handle(request)).await
     };
     match response {
-        Ok(r) => r.map(Full::new),
+        Ok(mut r) => {
+            // run-sync answers a finished run's record or items with 201.
+            if let Some(status) = status.filter(|_| r.status().is_success()) {
+                *r.status_mut() = status;
+            }
+            r.map(|b| Full::new(b).boxed())
+        }
         Err(e) => {
             tracing::error!(error = %e, "the request handler failed");
             ApiFailure::new(
@@ -681,7 +701,7 @@ async fn handle(
                 "the request handler failed",
             )
             .into_response()
-            .map(Full::new)
+            .map(|b| Full::new(b).boxed())
         }
     }
 }

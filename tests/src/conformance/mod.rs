@@ -29,6 +29,7 @@ mod faults;
 mod http2;
 mod jobs;
 mod net;
+mod platform;
 mod proxy;
 mod storage;
 mod tls;
@@ -447,6 +448,7 @@ pub fn run_conformance<D: Environment, M: Mode<D>>(target: &Target<D, M>) -> Rep
         scenarios.extend(faults::scenarios::<D, M>());
         scenarios.extend(jobs::scenarios::<D, M>());
         scenarios.extend(net::scenarios::<D, M>());
+        scenarios.extend(platform::scenarios::<D, M>());
     }
     let run_one = |name: &'static str, run: fn(&Target<D, M>) -> Outcome| {
         let start = Instant::now();

@@ -133,7 +133,7 @@ pub(crate) fn no_content() -> Response<Bytes> {
 pub(crate) struct Query(HashMap<String, String>);
 
 impl Query {
-    fn parse(q: Option<&str>) -> Self {
+    pub(crate) fn parse(q: Option<&str>) -> Self {
         Self(url::form_urlencoded::parse(q.unwrap_or("").as_bytes()).into_owned().collect())
     }
 
@@ -195,7 +195,16 @@ pub(crate) fn too_large(length: Option<usize>) -> ApiFailure {
     )
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
+    pub(crate) fn new(method: &'a Method, query: Query, headers: &'a http::HeaderMap, body: Bytes) -> Self {
+        Self { method, query, headers, body }
+    }
+
+    /// The body as it came (still encoded).
+    pub(crate) fn raw_body(&self) -> Bytes {
+        self.body.clone()
+    }
+
     /// The request body, decompressed and size-checked.
     pub(crate) fn body(&self) -> ApiResult<Bytes> {
         let encoding = self.headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok());
@@ -313,6 +322,20 @@ impl LocalApi {
                 "Authentication token was not provided",
             )),
         }
+    }
+
+    /// Checks the request's token (the platform's routes share the storage API's).
+    pub(crate) fn authorize_request(&self, req: &Request<Bytes>) -> ApiResult<()> {
+        self.authorize(req, &Query::parse(req.uri().query()))
+    }
+
+    /// Answers a request the emulator makes itself (a run's storages): no token needed.
+    pub(crate) fn handle_internal(&self, req: Request<Bytes>) -> Response<Bytes> {
+        let path = req.uri().path().to_owned();
+        let query = Query::parse(req.uri().query());
+        let (parts, body) = req.into_parts();
+        let call = Call { method: &parts.method, query, headers: &parts.headers, body };
+        self.route(&path, &call).unwrap_or_else(ApiFailure::into_response)
     }
 
     /// Answers one request.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use apify_local::api::{ApiConfig, LocalApi};
 use apify_local::fsio::Durability;
+use apify_local::platform::{LocalActor, PlatformOptions, check_unique, read_actors_file};
 use apify_local::server::{Server, ServerOptions};
 use apify_local::storage::{StorageConfig, Storages};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -64,6 +65,21 @@ enum Command {
         /// Log level on stderr (default: $RUST_LOG, else info); debug logs every request.
         #[arg(long, value_enum)]
         log_level: Option<LogLevel>,
+        /// A local Actor: NAME=COMMAND (repeatable). COMMAND runs through `sh -c` in this
+        /// directory, with the environment the platform gives an Actor, when a client
+        /// starts a run of NAME (e.g. `client.actor("NAME").call()`).
+        #[arg(long = "actor", value_name = "NAME=COMMAND")]
+        actors: Vec<String>,
+        /// A JSON file of local Actors:
+        /// `{"actors": {"NAME": {"command": "...", "env": {}, "timeoutSecs": 0, "memoryMbytes": 1024}}}`.
+        #[arg(long, value_name = "FILE")]
+        actors_file: Option<PathBuf>,
+        /// Most runs at once; a start beyond it gets `concurrent-runs-limit-exceeded`.
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+        max_concurrent_runs: u32,
+        /// From SIGTERM to SIGKILL when a run is aborted, times out or the server stops (ms).
+        #[arg(long, default_value_t = 3_000)]
+        kill_grace_ms: u64,
     },
 }
 
@@ -139,8 +155,20 @@ fn serve(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         idle_timeout_ms,
         max_connections,
         log_level,
+        actors,
+        actors_file,
+        max_concurrent_runs,
+        kill_grace_ms,
     } = command;
     init_logging(log_level);
+    let mut local_actors = match &actors_file {
+        Some(path) => read_actors_file(path)?,
+        None => Vec::new(),
+    };
+    for spec in &actors {
+        local_actors.push(LocalActor::parse(spec)?);
+    }
+    check_unique(&local_actors)?;
     let mut cfg = StorageConfig::from_env(|k| std::env::var(k).ok());
     if let Some(dir) = storage_dir {
         cfg.root = dir;
@@ -165,6 +193,13 @@ fn serve(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         body_read_timeout: ms(body_timeout_ms),
         idle_timeout: ms(idle_timeout_ms),
         max_connections: max_connections.map(|n| n as usize),
+        platform: PlatformOptions {
+            actors: local_actors,
+            max_concurrent_runs: max_concurrent_runs as usize,
+            workdir: std::env::current_dir()?,
+            kill_grace: Duration::from_millis(kill_grace_ms),
+            ..PlatformOptions::default()
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

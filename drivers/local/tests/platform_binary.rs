@@ -1,0 +1,165 @@
+//! The local platform of the `apify-local` binary under stress: a `kill -9` of the emulator
+//! with runs in flight, an Actor that prints 100 MB, one that ignores SIGTERM and never
+//! exits, and 50 runs at once.
+#![cfg(all(unix, feature = "server"))]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+
+fn run_of(url: &str, actor: &str, query: &str) -> Value {
+    let (status, body) = call(url, "POST", &format!("/v2/acts/{actor}/runs?{query}"), None, b"{}");
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    json(&body)["data"].clone()
+}
+
+fn get_run(url: &str, id: &str) -> Value {
+    let (status, body) = call(url, "GET", &format!("/v2/actor-runs/{id}"), None, b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    json(&body)["data"].clone()
+}
+
+fn log_of(url: &str, id: &str) -> String {
+    let (status, body) = call(url, "GET", &format!("/v2/actor-runs/{id}/log"), None, b"");
+    assert_eq!(status, 200);
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// Whether any process of group `pgid` is alive (`kill -0 -PGID`).
+fn group_alive(pgid: i64) -> bool {
+    std::process::Command::new("kill")
+        .args(["-0", "--", &format!("-{pgid}")])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn wait_until(within: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < within, "{what} within {within:?}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn a_killed_emulator_leaves_no_run_running_and_no_process_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    // A grandchild too: the whole group must go.
+    let spin = "spin=echo started; sh -c 'sleep 300' & sleep 300";
+    let server = serve(&storage, &["--actor", spin]);
+    let ids: Vec<String> = (0..3).map(|_| run_of(&server.url, "spin", "")["id"].as_str().unwrap().to_owned()).collect();
+    for id in &ids {
+        wait_until(Duration::from_secs(10), "the run starts", || log_of(&server.url, id).contains("started"));
+    }
+    let groups: Vec<i64> = ids
+        .iter()
+        .map(|id| {
+            let record: Value =
+                serde_json::from_slice(&std::fs::read(storage.join("actor_runs").join(id).join("run.json")).unwrap())
+                    .unwrap();
+            assert_eq!(record["status"], "RUNNING");
+            record["processGroup"].as_i64().expect("the record names the process group")
+        })
+        .collect();
+    assert!(groups.iter().all(|g| group_alive(*g)));
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    drop(server);
+    // The watchdog of each run sees the emulator's pipe close and kills its group.
+    wait_until(Duration::from_secs(5), "every run's processes are gone", || groups.iter().all(|g| !group_alive(*g)));
+
+    let server = serve(&storage, &["--actor", spin]);
+    for id in &ids {
+        let run = get_run(&server.url, id);
+        assert_eq!(run["status"], "FAILED", "{run}");
+        assert!(run["finishedAt"].is_string());
+        assert!(run["statusMessage"].as_str().unwrap().contains("lost"), "{run}");
+        let log = log_of(&server.url, id);
+        assert!(log.contains("started") && log.contains("ACTOR: The run's process was lost"), "{log}");
+    }
+    // The folder is usable: a new run goes through.
+    let (status, body) = call(&server.url, "POST", "/v2/acts/spin/runs", None, b"");
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+}
+
+#[test]
+fn an_actor_printing_100_mb_is_logged_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // 100 MiB of 64-byte lines.
+    let chatty = "chatty=yes 'a line of the chatty Actor, padded to sixty-four bytes in all..' | head -c 104857600";
+    let server = serve(&dir.path().join("storage"), &["--actor", chatty]);
+    let run = run_of(&server.url, "chatty", "waitForFinish=60");
+    let run = if run["status"] == "SUCCEEDED" { run } else { wait_done(&server.url, run["id"].as_str().unwrap()) };
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    let (status, body) =
+        call(&server.url, "GET", &format!("/v2/actor-runs/{}/log?raw=1", run["id"].as_str().unwrap()), None, b"");
+    assert_eq!(status, 200);
+    let lines = 104_857_600 / 64;
+    // Each line got a 24-byte timestamp and a space.
+    assert_eq!(body.len(), 104_857_600 + lines * 25);
+    assert!(body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).all(|l| l.len() == 64 + 24 && l[23] == b'Z'));
+}
+
+fn wait_done(url: &str, id: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let (_, body) = call(url, "GET", &format!("/v2/actor-runs/{id}?waitForFinish=60"), None, b"");
+        let run = json(&body)["data"].clone();
+        if !matches!(run["status"].as_str(), Some("READY" | "RUNNING" | "ABORTING" | "TIMING-OUT")) {
+            return run;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "the run did not finish: {run}");
+    }
+}
+
+#[test]
+fn an_actor_that_ignores_sigterm_is_killed_at_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let forever = "forever=trap '' TERM; echo stubborn; while :; do sleep 1; done";
+    let server = serve(&dir.path().join("storage"), &["--actor", forever, "--kill-grace-ms", "300"]);
+    let started = Instant::now();
+    let run = run_of(&server.url, "forever", "timeout=1&waitForFinish=20");
+    let took = started.elapsed();
+    assert_eq!(run["status"], "TIMED-OUT", "{run}");
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    let id = run["id"].as_str().unwrap();
+    let log = log_of(&server.url, id);
+    assert!(log.contains("stubborn") && log.contains("reached the timeout of 1 seconds"), "{log}");
+    assert!(run["finishedAt"].is_string() && run["stats"]["durationMillis"].as_u64().unwrap() >= 1000, "{run}");
+}
+
+#[test]
+fn fifty_runs_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let echo = "echo=echo \"I am $ACTOR_RUN_ID with $ACTOR_DEFAULT_DATASET_ID\"; sleep 0.5";
+    let server = serve(&dir.path().join("storage"), &["--actor", echo, "--max-concurrent-runs", "50"]);
+    let url = server.url.clone();
+    let handles: Vec<_> = (0..50)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || run_of(&url, "echo", "")["id"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let ids: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    // The 51st is over the limit while the 50 run.
+    let (status, body) = call(&url, "POST", "/v2/acts/echo/runs", None, b"");
+    assert_eq!(status, 402, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["error"]["type"], "concurrent-runs-limit-exceeded");
+    let mut datasets = std::collections::HashSet::new();
+    for id in &ids {
+        let run = wait_done(&url, id);
+        assert_eq!(run["status"], "SUCCEEDED", "{run}");
+        let dataset = run["defaultDatasetId"].as_str().unwrap().to_owned();
+        assert!(log_of(&url, id).contains(&format!("I am {id} with {dataset}")));
+        datasets.insert(dataset);
+    }
+    assert_eq!(datasets.len(), 50, "each run has its own dataset");
+    let (_, body) = call(&url, "GET", "/v2/actor-runs?limit=1000&status=SUCCEEDED", None, b"");
+    assert_eq!(json(&body)["data"]["total"], 50);
+}

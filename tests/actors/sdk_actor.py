@@ -1,0 +1,17 @@
+"""A local Actor written with the Apify SDK for Python 4.1: run at home on the emulator,
+it reads its input and writes its default dataset and OUTPUT through the API."""
+
+import asyncio
+
+from apify import Actor
+
+
+async def main():
+    async with Actor:
+        actor_input = await Actor.get_input() or {}
+        await Actor.push_data([{'n': i} for i in range(actor_input.get('n', 1))])
+        await Actor.set_value('OUTPUT', {'input': actor_input, 'at_home': Actor.is_at_home()})
+        Actor.log.info('sdk actor done')
+
+
+asyncio.run(main())

@@ -1,0 +1,212 @@
+//! The local platform of the emulator: local Actors (a Python script of the standard
+//! library, `tests/actors/scripted.py`) started, waited for, aborted and read back through
+//! the client of each driver.
+
+use std::time::{Duration, Instant};
+
+use apify_core::client::{ApifyClient, Environment};
+use apify_core::error::Error;
+use apify_core::models::{ActorJobStatus, RecordValue};
+use apify_local::platform::{LocalActor, PlatformOptions};
+use serde_json::{Value, json};
+
+use super::storage::TOKEN;
+use super::{Mode, Outcome, Scenario, Step, Target, client_for, ensure};
+use crate::Emulator;
+
+/// The platform scenarios, by name.
+pub(crate) fn scenarios<D: Environment, M: Mode<D>>() -> Vec<Scenario<D, M>> {
+    vec![
+        ("platform: call, then the run's dataset, OUTPUT, log and last run", call_and_read_back),
+        ("platform: a failure, a timeout and an abort", failure_timeout_abort),
+        ("platform: wait_for_finish across several polls", wait_across_polls),
+        ("platform: the log followed while the run writes", log_followed),
+        ("platform: run-sync, and the concurrent-runs limit", run_sync_and_limit),
+    ]
+}
+
+/// `python3 tests/actors/scripted.py`, quoted for `sh -c`.
+pub(crate) fn scripted_actor_command() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/actors/scripted.py");
+    format!("python3 '{}'", path.replace('\'', r"'\''"))
+}
+
+struct Local<D> {
+    client: ApifyClient<D>,
+    _emulator: Emulator,
+    _dir: tempfile::TempDir,
+}
+
+fn local<D: Environment, M: Mode<D>>(t: &Target<D, M>, configure: impl FnOnce(&mut PlatformOptions)) -> Local<D> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut options = PlatformOptions {
+        actors: vec![LocalActor::new("scripted", &scripted_actor_command()).expect("a valid Actor")],
+        workdir: dir.path().to_owned(),
+        kill_grace: Duration::from_millis(500),
+        ..PlatformOptions::default()
+    };
+    configure(&mut options);
+    let emulator = Emulator::with_platform(&dir.path().join("storage"), Some(TOKEN), options);
+    let client = client_for(t, emulator.url(), TOKEN);
+    Local { client, _emulator: emulator, _dir: dir }
+}
+
+fn call_and_read_back<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
+    let l = local(t, |_| {});
+    let c = &l.client;
+    let m = &t.mode;
+    let builds = m.call(c.actor("scripted").builds().list()).step("list builds")?;
+    let build_id = builds.items.first().map(|b| b.id.clone()).ok_or("no build")?;
+    let build = m.call(c.build(&build_id).wait_for_finish(None)).step("wait for the build")?.ok_or("no build")?;
+    ensure!(build.status == ActorJobStatus::Succeeded, "the build is {:?}", build.status);
+    let input = json!({"items": 3, "output": {"answer": 42}, "print": ["hello ✓"], "status": "almost done"});
+    let run = m.call(c.actor("scripted").call().input(input)).step("call")?.ok_or("the run disappeared")?;
+    ensure!(run.status == ActorJobStatus::Succeeded, "ended as {} (exit {:?})", run.status, run.exit_code);
+    ensure!(run.exit_code == Some(0), "exit code {:?}", run.exit_code);
+    ensure!(run.finished_at.is_some(), "no finishedAt");
+    ensure!(run.status_message.as_deref() == Some("almost done"), "status message {:?}", run.status_message);
+    let r = c.run(&run.id);
+    let items = m.call(r.dataset().list_items()).step("the run's dataset")?;
+    let got: Vec<&Value> = items.items.iter().map(|v| &v["i"]).collect();
+    ensure!(got == [&json!(0), &json!(1), &json!(2)], "items {got:?}");
+    let output = m.call(r.key_value_store().get_record("OUTPUT")).step("OUTPUT")?.ok_or("no OUTPUT")?;
+    ensure!(output.value == RecordValue::Json(json!({"answer": 42})), "OUTPUT {:?}", output.value);
+    let stored = m.call(r.key_value_store().get_record("INPUT")).step("INPUT")?.ok_or("no INPUT")?;
+    ensure!(
+        stored.value
+            == RecordValue::Json(
+                json!({"items": 3, "output": {"answer": 42}, "print": ["hello ✓"], "status": "almost done"})
+            ),
+        "INPUT {:?}",
+        stored.value
+    );
+    let log = m.call(r.log().get()).step("log")?.ok_or("no log")?;
+    for want in ["started", "to stderr", "hello ✓", "pushed 3 items"] {
+        ensure!(log.lines().any(|l| l.ends_with(want) || l.contains(want)), "log lacks {want:?}: {log}");
+    }
+    ensure!(log.lines().all(|l| l.len() > 24 && l.as_bytes()[23] == b'Z'), "a log line without its timestamp: {log}");
+    let last = c.actor("scripted").last_run().status(ActorJobStatus::Succeeded);
+    let last_items = m.call(last.dataset().list_items()).step("last run's dataset")?;
+    ensure!(last_items.items.len() == 3, "last run's dataset has {} items", last_items.items.len());
+    let last_run = m.call(last.get()).step("last run")?.ok_or("no last run")?;
+    ensure!(last_run.id == run.id, "the last run is {}, not {}", last_run.id, run.id);
+    let missing =
+        m.call(c.actor("scripted").last_run().status(ActorJobStatus::Failed).get()).step("last failed run")?;
+    ensure!(missing.is_none(), "a failed last run was found: {missing:?}");
+    let runs = m.call(c.actor("scripted").runs().list()).step("list runs")?;
+    ensure!(runs.items.len() == 1 && runs.items[0].id == run.id, "listed {:?}", runs.items);
+    Ok(())
+}
+
+fn failure_timeout_abort<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
+    let l = local(t, |_| {});
+    let c = &l.client;
+    let m = &t.mode;
+    let failed = m.call(c.actor("scripted").call().input(json!({"exit": 3}))).step("call failing")?.ok_or("no run")?;
+    ensure!(
+        failed.status == ActorJobStatus::Failed && failed.exit_code == Some(3),
+        "{} exit {:?}",
+        failed.status,
+        failed.exit_code
+    );
+
+    let started = Instant::now();
+    let timed = m
+        .call(c.actor("scripted").call().input(json!({"sleep": 60})).run_timeout(Duration::from_secs(1)))
+        .step("call with a timeout")?
+        .ok_or("no run")?;
+    ensure!(timed.status == ActorJobStatus::TimedOut, "a run past its timeout ended as {}", timed.status);
+    ensure!(started.elapsed() < Duration::from_secs(20), "the timeout took {:?}", started.elapsed());
+
+    let run = m.call(c.actor("scripted").start().input(json!({"sleep": 60, "print": ["waiting"]}))).step("start")?;
+    // Aborted once it runs (the log has its first line).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = m.call(c.run(&run.id).log().get()).step("log")?.unwrap_or_default();
+        if log.contains("waiting") {
+            break;
+        }
+        ensure!(Instant::now() < deadline, "the run never started: {log:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let aborted = m.call(c.run(&run.id).abort()).step("abort")?;
+    ensure!(aborted.status == ActorJobStatus::Aborted, "abort answered {}", aborted.status);
+    let last = m.call(c.actor("scripted").last_run().status(ActorJobStatus::Aborted).get()).step("last aborted")?;
+    ensure!(last.is_some_and(|r| r.id == run.id), "the aborted run is not the last ABORTED one");
+    let log = m.call(c.run(&run.id).log().get()).step("log")?.unwrap_or_default();
+    ensure!(log.contains("ACTOR: The run was aborted."), "the log does not say so: {log}");
+    Ok(())
+}
+
+fn wait_across_polls<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
+    // Each poll is held 1 s; the run takes ~2.5 s.
+    let l = local(t, |o| o.max_wait = Duration::from_secs(1));
+    let c = &l.client;
+    let m = &t.mode;
+    let run = m.call(c.actor("scripted").start().input(json!({"sleep": 2.5}))).step("start")?;
+    let started = Instant::now();
+    let done = m.call(c.run(&run.id).wait_for_finish(None)).step("wait_for_finish")?.ok_or("the run disappeared")?;
+    ensure!(done.status == ActorJobStatus::Succeeded, "ended as {}", done.status);
+    ensure!(started.elapsed() >= Duration::from_secs(2), "finished after {:?}", started.elapsed());
+    // A wait bounded shorter than the run returns it still running.
+    let run = m.call(c.actor("scripted").start().input(json!({"sleep": 5}))).step("start")?;
+    let waited = m
+        .call(c.run(&run.id).wait_for_finish(Some(Duration::from_millis(1500))))
+        .step("bounded wait")?
+        .ok_or("no run")?;
+    ensure!(waited.status == ActorJobStatus::Running, "a bounded wait returned {}", waited.status);
+    Ok(())
+}
+
+fn log_followed<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
+    let l = local(t, |_| {});
+    let c = &l.client;
+    let m = &t.mode;
+    let lines: Vec<String> = (0..8).map(|i| format!("line {i}")).collect();
+    let run = m.call(c.actor("scripted").start().input(json!({"print": lines, "interval": 0.15}))).step("start")?;
+    let stream = m.log_lines(c.run(&run.id).log().stream()).step("open the log stream")?.ok_or("no log")?;
+    let mut got = Vec::new();
+    let mut running_when_first = None;
+    for line in stream {
+        let line = line.step("read the log")?;
+        if line.ends_with("line 0") {
+            let now = m.call(c.run(&run.id).get()).step("get")?.ok_or("no run")?;
+            running_when_first = Some(now.status);
+        }
+        got.push(line);
+    }
+    ensure!(
+        running_when_first == Some(ActorJobStatus::Running),
+        "the first line came when the run was {running_when_first:?}"
+    );
+    let printed: Vec<&str> =
+        got.iter().filter_map(|l| l.split_once(' ').map(|(_, text)| text)).filter(|t| t.starts_with("line ")).collect();
+    let want: Vec<&str> = lines.iter().map(String::as_str).collect();
+    ensure!(printed == want, "followed lines {printed:?}");
+    let end = m.call(c.run(&run.id).get()).step("get")?.ok_or("no run")?;
+    ensure!(end.status == ActorJobStatus::Succeeded, "the stream ended before the run: {}", end.status);
+    Ok(())
+}
+
+fn run_sync_and_limit<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
+    let l = local(t, |o| o.max_concurrent_runs = 1);
+    let c = &l.client;
+    let m = &t.mode;
+    let out = m.call(c.actor("scripted").run_sync().input(json!({"output": "the result"}))).step("run_sync")?;
+    ensure!(out.value == RecordValue::Json(json!("the result")), "run_sync gave {:?}", out.value);
+    let busy = m.call(c.actor("scripted").start().input(json!({"sleep": 60}))).step("start")?;
+    let refused = m.call(c.actor("scripted").start());
+    match refused {
+        Err(Error::Api(e)) => ensure!(
+            e.status == 402 && e.error_type.as_ref().is_some_and(|t| t.as_str() == "concurrent-runs-limit-exceeded"),
+            "refused with {} {:?}",
+            e.status,
+            e.error_type
+        ),
+        other => return Err(format!("a start past the limit gave {other:?}")),
+    }
+    m.call(c.run(&busy.id).abort()).step("abort")?;
+    let next = m.call(c.actor("scripted").call()).step("a start once the slot is free")?.ok_or("no run")?;
+    ensure!(next.status == ActorJobStatus::Succeeded, "ended as {}", next.status);
+    Ok(())
+}
