@@ -5,7 +5,9 @@ Only the standard library: it talks to the API the platform gives it in its envi
 
 Input fields (all optional): "print" (lines), "interval" (seconds between them), "items"
 (how many to push), "output" (stored as OUTPUT), "status" (status message), "sleep"
-(seconds), "exit" (exit code).
+(seconds), "exit" (exit code), "succeed_on_attempt" (exit 7 until the run's ATTEMPTS
+record, counted in its default key-value store, reaches this number: a resurrected run
+continues where it was).
 """
 
 import json
@@ -53,6 +55,18 @@ def main():
         api("PUT", f"/v2/key-value-stores/{store}/records/OUTPUT", inp["output"])
     if "status" in inp:
         api("PUT", f"/v2/actor-runs/{run_id}", {"statusMessage": inp["status"]})
+    if "succeed_on_attempt" in inp:
+        try:
+            attempts = api("GET", f"/v2/key-value-stores/{store}/records/ATTEMPTS")
+        except urllib.error.HTTPError as e:
+            if e.code != 404:
+                raise
+            attempts = 0
+        attempts += 1
+        api("PUT", f"/v2/key-value-stores/{store}/records/ATTEMPTS", attempts)
+        print(f"attempt {attempts}", flush=True)
+        if attempts < inp["succeed_on_attempt"]:
+            sys.exit(7)
     time.sleep(inp.get("sleep", 0))
     sys.exit(inp.get("exit", 0))
 

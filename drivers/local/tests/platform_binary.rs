@@ -163,3 +163,27 @@ fn fifty_runs_at_once() {
     let (_, body) = call(&url, "GET", "/v2/actor-runs?limit=1000&status=SUCCEEDED", None, b"");
     assert_eq!(json(&body)["data"]["total"], 50);
 }
+
+#[test]
+fn a_stopped_emulator_stops_its_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let spin = "spin=echo started; sleep 300";
+    let mut server = serve(&storage, &["--actor", spin, "--kill-grace-ms", "300"]);
+    let id = run_of(&server.url, "spin", "")["id"].as_str().unwrap().to_owned();
+    wait_until(Duration::from_secs(10), "the run starts", || log_of(&server.url, &id).contains("started"));
+    let record = |storage: &std::path::Path| -> Value {
+        serde_json::from_slice(&std::fs::read(storage.join("actor_runs").join(&id).join("run.json")).unwrap()).unwrap()
+    };
+    let pgid = record(&storage)["processGroup"].as_i64().unwrap();
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(server.wait(Duration::from_secs(10)).success());
+    // Killed before the emulator exits; reaped by whoever inherited them just after.
+    wait_until(Duration::from_secs(5), "the run's processes are gone", || !group_alive(pgid));
+    let run = record(&storage);
+    assert_eq!(run["status"], "ABORTED", "{run}");
+    assert!(run["processGroup"].is_null() && run["finishedAt"].is_string(), "{run}");
+    let log = std::fs::read_to_string(storage.join("actor_runs").join(&id).join("log.txt")).unwrap();
+    assert!(log.contains("ACTOR: The run was aborted: the emulator is shutting down."), "{log}");
+}

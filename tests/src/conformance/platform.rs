@@ -22,6 +22,7 @@ pub(crate) fn scenarios<D: Environment, M: Mode<D>>() -> Vec<Scenario<D, M>> {
         ("platform: wait_for_finish across several polls", wait_across_polls),
         ("platform: the log followed while the run writes", log_followed),
         ("platform: run-sync, and the concurrent-runs limit", run_sync_and_limit),
+        ("platform: metamorph, reboot and resurrect", metamorph_reboot_resurrect),
     ]
 }
 
@@ -40,7 +41,10 @@ struct Local<D> {
 fn local<D: Environment, M: Mode<D>>(t: &Target<D, M>, configure: impl FnOnce(&mut PlatformOptions)) -> Local<D> {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut options = PlatformOptions {
-        actors: vec![LocalActor::new("scripted", &scripted_actor_command()).expect("a valid Actor")],
+        actors: vec![
+            LocalActor::new("scripted", &scripted_actor_command()).expect("a valid Actor"),
+            LocalActor::new("other", &scripted_actor_command()).expect("a valid Actor"),
+        ],
         workdir: dir.path().to_owned(),
         kill_grace: Duration::from_millis(500),
         ..PlatformOptions::default()
@@ -208,5 +212,80 @@ fn run_sync_and_limit<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
     m.call(c.run(&busy.id).abort()).step("abort")?;
     let next = m.call(c.actor("scripted").call()).step("a start once the slot is free")?.ok_or("no run")?;
     ensure!(next.status == ActorJobStatus::Succeeded, "ended as {}", next.status);
+    Ok(())
+}
+
+/// Polls the run's log until it contains `needle`.
+fn wait_for_log<D: Environment, M: Mode<D>>(m: &M, c: &ApifyClient<D>, run_id: &str, needle: &str) -> Outcome {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = m.call(c.run(run_id).log().get()).step("log")?.unwrap_or_default();
+        if log.contains(needle) {
+            return Ok(());
+        }
+        ensure!(Instant::now() < deadline, "the log never had {needle:?}: {log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn metamorph_reboot_resurrect<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
+    let l = local(t, |_| {});
+    let c = &l.client;
+    let m = &t.mode;
+    // Metamorph: the same run goes on as `other`, with the new input.
+    let run = m.call(c.actor("scripted").start().input(json!({"print": ["first"], "sleep": 60}))).step("start")?;
+    wait_for_log(m, c, &run.id, "first")?;
+    let morphed =
+        m.call(c.run(&run.id).metamorph("other").input(json!({"print": ["second"], "items": 1}))).step("metamorph")?;
+    let other = m.call(c.actor("other").get()).step("get other")?.ok_or("no Actor other")?;
+    ensure!(morphed.act_id == other.id, "after a metamorph the run's Actor is {}", morphed.act_id);
+    let done = m.call(c.run(&run.id).wait_for_finish(None)).step("wait")?.ok_or("no run")?;
+    ensure!(done.status == ActorJobStatus::Succeeded, "the metamorphed run ended as {}", done.status);
+    let morphs = done.metamorphs.unwrap_or_default();
+    ensure!(
+        morphs.len() == 1
+            && morphs[0].actor_id == other.id
+            && morphs[0].input_key.as_deref() == Some("INPUT-METAMORPH-1"),
+        "metamorphs {morphs:?}"
+    );
+    let items = m.call(c.run(&run.id).dataset().list_items()).step("items")?;
+    ensure!(items.items.len() == 1, "the second Actor pushed {} items", items.items.len());
+    let log = m.call(c.run(&run.id).log().get()).step("log")?.unwrap_or_default();
+    ensure!(log.contains("first") && log.contains("metamorphing into Actor other") && log.contains("second"), "{log}");
+
+    // Reboot: the command starts again in the same run.
+    let run = m.call(c.actor("scripted").start().input(json!({"print": ["booted"], "sleep": 60}))).step("start")?;
+    wait_for_log(m, c, &run.id, "booted")?;
+    let rebooted = m.call(c.run(&run.id).reboot()).step("reboot")?;
+    ensure!(rebooted.stats.reboot_count == Some(1), "rebootCount {:?}", rebooted.stats.reboot_count);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = m.call(c.run(&run.id).log().get()).step("log")?.unwrap_or_default();
+        if log.matches("booted").count() == 2 {
+            break;
+        }
+        ensure!(Instant::now() < deadline, "the rebooted command did not start again: {log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let aborted = m.call(c.run(&run.id).abort()).step("abort")?;
+    ensure!(aborted.status == ActorJobStatus::Aborted, "abort gave {}", aborted.status);
+
+    // Resurrect: a failed run runs again with its storages, and its state carries over.
+    let failed =
+        m.call(c.actor("scripted").call().input(json!({"succeed_on_attempt": 2}))).step("call")?.ok_or("no run")?;
+    ensure!(failed.status == ActorJobStatus::Failed && failed.exit_code == Some(7), "first attempt {}", failed.status);
+    let again = m.call(c.run(&failed.id).resurrect()).step("resurrect")?;
+    ensure!(again.finished_at.is_none(), "resurrect returned a finished run: {}", again.status);
+    let done = m.call(c.run(&failed.id).wait_for_finish(None)).step("wait")?.ok_or("no run")?;
+    ensure!(
+        done.status == ActorJobStatus::Succeeded,
+        "the resurrected run ended as {} ({:?})",
+        done.status,
+        done.exit_code
+    );
+    ensure!(done.stats.resurrect_count == Some(1), "resurrectCount {:?}", done.stats.resurrect_count);
+    let attempts =
+        m.call(c.run(&failed.id).key_value_store().get_record("ATTEMPTS")).step("ATTEMPTS")?.ok_or("no ATTEMPTS")?;
+    ensure!(attempts.value == RecordValue::Json(json!(2)), "ATTEMPTS {:?}", attempts.value);
     Ok(())
 }

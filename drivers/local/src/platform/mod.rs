@@ -76,8 +76,16 @@ impl Default for PlatformOptions {
 /// A message to a run's supervisor.
 #[derive(Debug)]
 pub(crate) enum Control {
-    Abort { graceful: bool },
+    Abort {
+        graceful: bool,
+    },
     Shutdown,
+    Reboot,
+    /// Continue the run as `target`, its input under `input_key`.
+    Metamorph {
+        target: LocalActor,
+        input_key: String,
+    },
 }
 
 /// A run known to the emulator.
@@ -710,6 +718,10 @@ impl Platform {
             duration_millis: 0,
             process_group: None,
             charged_event_counts: BTreeMap::new(),
+            input_key: None,
+            reboot_count: 0,
+            resurrect_count: 0,
+            metamorphs: Vec::new(),
         };
         let run = Arc::new(RunHandle::new(record));
         self.update(&run, |_| {}).await;
@@ -717,9 +729,145 @@ impl Platform {
         *run.control.lock().unwrap_or_else(PoisonError::into_inner) = Some(tx);
         self.runs.lock().unwrap_or_else(PoisonError::into_inner).insert(run.id.clone(), run.clone());
         tracing::info!(run_id = %run.id, actor = %actor.name, "run started");
-        let supervised = process::supervise(self.clone(), run.clone(), actor.command.clone(), actor.env.clone(), rx);
-        self.supervisors.lock().unwrap_or_else(PoisonError::into_inner).spawn(supervised);
+        self.supervisors.lock().unwrap_or_else(PoisonError::into_inner).spawn(process::supervise(
+            self.clone(),
+            run.clone(),
+            rx,
+        ));
         Ok(run)
+    }
+
+    /// A declared Actor by its ID.
+    pub(crate) fn actor_by_id(&self, id: &str) -> Option<LocalActor> {
+        self.options.actors.iter().find(|a| a.id == id).cloned()
+    }
+
+    /// Takes a run slot, or refuses as the platform does.
+    fn take_slot(&self) -> ApiResult<()> {
+        let limit = self.options.max_concurrent_runs;
+        if self.active.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1)).is_err() {
+            return Err(ApiFailure::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "concurrent-runs-limit-exceeded",
+                format!(
+                    "By launching this job you will exceed the maximum number of concurrent runs ({limit}) of the local platform (--max-concurrent-runs)."
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends `c` to the run's supervisor; false when the run is not running.
+    fn send(&self, run: &RunHandle, c: Control) -> bool {
+        run.control.lock().unwrap_or_else(PoisonError::into_inner).as_ref().is_some_and(|tx| tx.send(c).is_ok())
+    }
+
+    /// Waits until `done` holds for the run's record (or `max` passed).
+    async fn wait_for(&self, run: &RunHandle, max: Duration, done: impl Fn(&RunRecord) -> bool) {
+        let mut rx = run.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + max;
+        while !done(&run.record()) {
+            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// `resurrect`: a finished run starts again, with its storages and log.
+    async fn resurrect(self: &Arc<Self>, run: &Arc<RunHandle>, call: &Call<'_>) -> ApiResult<()> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(ApiFailure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service-unavailable",
+                "The emulator is shutting down",
+            ));
+        }
+        if !run.status().is_terminal() {
+            return Err(ApiFailure::bad_request("Only a finished run can be resurrected"));
+        }
+        let timeout = call.query.u64("timeout")?;
+        let memory = call.query.u64("memory")?;
+        self.take_slot()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        *run.control.lock().unwrap_or_else(PoisonError::into_inner) = Some(tx);
+        self.update(run, |r| {
+            r.status = Status::Ready;
+            r.finished_at = None;
+            r.exit_code = None;
+            r.status_message = None;
+            r.is_status_message_terminal = None;
+            r.resurrect_count += 1;
+            if let Some(t) = timeout {
+                r.timeout_secs = t;
+            }
+            if let Some(m) = memory {
+                r.memory_mbytes = m;
+            }
+        })
+        .await;
+        self.supervisors.lock().unwrap_or_else(PoisonError::into_inner).spawn(process::supervise(
+            self.clone(),
+            run.clone(),
+            rx,
+        ));
+        Ok(())
+    }
+
+    /// `metamorph`: the run continues as another local Actor, its input stored under
+    /// `INPUT-METAMORPH-<n>` in the run's key-value store.
+    async fn metamorph(&self, run: &Arc<RunHandle>, call: &Call<'_>) -> ApiResult<()> {
+        let target = call.query.str("targetActorId").ok_or_else(|| {
+            ApiFailure::new(StatusCode::BAD_REQUEST, "parameter-required", "targetActorId is required")
+        })?;
+        let target = self.actor(target)?.clone();
+        if run.status() != Status::Running {
+            return Err(ApiFailure::bad_request("Only a running run can be metamorphed"));
+        }
+        let record = run.record();
+        let input_key = format!("INPUT-METAMORPH-{}", record.metamorphs.len() + 1);
+        let input = call.body()?;
+        if !input.is_empty() {
+            let content_type = call
+                .headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/json; charset=utf-8")
+                .to_owned();
+            let api = self.api.clone();
+            let uri = format!("/v2/key-value-stores/{}/records/{input_key}", record.default_key_value_store_id);
+            let stored = tokio::task::spawn_blocking(move || {
+                api.handle_internal(
+                    Request::put(uri).header(CONTENT_TYPE, content_type).body(input).unwrap_or_default(),
+                )
+            })
+            .await
+            .map_err(|e| ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal-server-error", e.to_string()))?;
+            if !stored.status().is_success() {
+                return Err(ApiFailure::bad_request("the metamorph's input could not be stored"));
+            }
+        }
+        let before = record.metamorphs.len();
+        if !self.send(run, Control::Metamorph { target, input_key }) {
+            return Err(ApiFailure::bad_request("Only a running run can be metamorphed"));
+        }
+        self.wait_for(run, self.options.kill_grace + Duration::from_secs(5), |r| {
+            r.metamorphs.len() > before || r.status.is_terminal()
+        })
+        .await;
+        Ok(())
+    }
+
+    /// `reboot`: the run's process is stopped and its command started again.
+    async fn reboot(&self, run: &Arc<RunHandle>) -> ApiResult<()> {
+        let before = run.record().reboot_count;
+        if run.status() != Status::Running || !self.send(run, Control::Reboot) {
+            return Err(ApiFailure::bad_request("Only a running run can be rebooted"));
+        }
+        self.wait_for(run, self.options.kill_grace + Duration::from_secs(5), |r| {
+            r.reboot_count > before || r.status.is_terminal()
+        })
+        .await;
+        Ok(())
     }
 
     /// A new unnamed dataset, key-value store (with the input) and request queue, made
@@ -872,12 +1020,7 @@ impl Platform {
                     return Err(method_not_allowed(m, &["POST"]));
                 }
                 let graceful = call.query.bool("gracefully")?;
-                let sent = run
-                    .control
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .as_ref()
-                    .is_some_and(|tx| tx.send(Control::Abort { graceful }).is_ok());
+                let sent = self.send(&run, Control::Abort { graceful });
                 if sent && !graceful {
                     // The platform answers once the run is stopped; a graceful abort is
                     // answered at once, while the Actor winds down.
@@ -914,11 +1057,17 @@ impl Platform {
                 }
                 self.charge(&run, call).await.map(|r| Routed::Answer(full(r)))
             }
-            ["metamorph" | "reboot" | "resurrect"] => Err(ApiFailure::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "not-implemented",
-                format!("{} is not served by the local platform yet", tail[0]),
-            )),
+            [action @ ("metamorph" | "reboot" | "resurrect")] => {
+                if *m != Method::POST {
+                    return Err(method_not_allowed(m, &["POST"]));
+                }
+                match *action {
+                    "metamorph" => self.metamorph(&run, call).await?,
+                    "reboot" => self.reboot(&run).await?,
+                    _ => self.resurrect(&run, call).await?,
+                }
+                answer(data(StatusCode::OK, self.run_object(&run)))
+            }
             _ => Err(not_found("Actor run endpoint")),
         }
     }

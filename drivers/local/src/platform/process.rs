@@ -92,7 +92,7 @@ pub(crate) fn environment(
                 .map(|t| crate::format::timestamp::format_api(t + time::Duration::seconds(run.timeout_secs as i64)))
         })
         .flatten();
-    let input_key = platform.api.storages().config().input_key.clone();
+    let input_key = run.input_key.clone().unwrap_or_else(|| platform.api.storages().config().input_key.clone());
     let mut env: Vec<(String, String)> = vec![
         ("APIFY_IS_AT_HOME".into(), "1".into()),
         ("APIFY_API_BASE_URL".into(), base.clone()),
@@ -198,7 +198,12 @@ async fn pump(
 /// How the process ended, from the supervisor's point of view.
 enum End {
     Exited(ExitStatus),
-    Stopped { status: Status, exit: Option<ExitStatus> },
+    Stopped {
+        status: Status,
+        exit: Option<ExitStatus>,
+    },
+    /// Stopped to run again in the same run: a reboot, or a metamorph into another Actor.
+    Again,
 }
 
 /// SIGTERM to the group, then SIGKILL after `grace`; returns the wrapper's exit.
@@ -213,14 +218,13 @@ async fn stop(child: &mut Child, pgid: i32, grace: Duration) -> Option<ExitStatu
 }
 
 /// Runs the Actor's process for `run` until it ends or is stopped, then records the end.
+/// A reboot or a metamorph stops the process and starts the (new) Actor's command in the
+/// same run, with the same log and storages.
 pub(crate) async fn supervise(
     platform: Arc<Platform>,
     run: Arc<RunHandle>,
-    actor_command: String,
-    actor_env: BTreeMap<String, String>,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
-    let record = run.record();
     let log_path = platform.run_dir(&run.id).join(super::runs::LOG_FILE);
     let log = match LogWriter::open(&log_path) {
         Ok(w) => Arc::new(Mutex::new(w)),
@@ -235,81 +239,120 @@ pub(crate) async fn supervise(
         let _ = log.lock().unwrap_or_else(PoisonError::into_inner).system_line(line, OffsetDateTime::now_utc());
         run.bump();
     };
-    let env = environment(&platform, &record, &actor_env);
-    let mut child = match command(&platform, &actor_command, &env).spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            let message = format!("The Actor's command could not be started: {e}");
-            system(&message);
-            platform.finish(&run, Status::Failed, None, Some(message), 0).await;
-            return;
-        }
-    };
     let started = Instant::now();
-    let pgid = child.id().and_then(|id| i32::try_from(id).ok()).unwrap_or(0);
-    // Held until the end: closing it is what tells the watchdog to kill the group.
-    let keep_alive = child.stdin.take();
-    let mut pumps = tokio::task::JoinSet::new();
-    if let Some(out) = child.stdout.take() {
-        pumps.spawn(pump(out, Stream::Stdout, log.clone(), run.clone()));
-    }
-    if let Some(err) = child.stderr.take() {
-        pumps.spawn(pump(err, Stream::Stderr, log.clone(), run.clone()));
-    }
-    platform
-        .update(&run, |r| {
-            r.status = Status::Running;
-            r.process_group = Some(pgid);
-        })
-        .await;
-    let timeout = (record.timeout_secs > 0).then(|| Duration::from_secs(record.timeout_secs));
-    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-    let end = tokio::select! {
-        status = child.wait() => match status {
-            Ok(s) => End::Exited(s),
+    let timeout_secs = run.record().timeout_secs;
+    let deadline = (timeout_secs > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(timeout_secs));
+    let (status, code) = loop {
+        let record = run.record();
+        let Some(actor) = platform.actor_by_id(&record.act_id) else {
+            let message = format!("Actor {} is not declared in this emulator any more.", record.actor_name);
+            system(&message);
+            platform.finish(&run, Status::Failed, None, Some(message), started.elapsed().as_millis() as u64).await;
+            return;
+        };
+        let env = environment(&platform, &record, &actor.env);
+        let mut child = match command(&platform, &actor.command, &env).spawn() {
+            Ok(c) => c,
             Err(e) => {
-                tracing::error!(run_id = %run.id, error = %e, "waiting for the run's process failed");
-                End::Stopped { status: Status::Failed, exit: None }
+                let message = format!("The Actor's command could not be started: {e}");
+                system(&message);
+                platform.finish(&run, Status::Failed, None, Some(message), started.elapsed().as_millis() as u64).await;
+                return;
             }
-        },
-        () = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
-            system(&format!("The Actor run has reached the timeout of {} seconds and will be stopped.", record.timeout_secs));
-            platform.update(&run, |r| r.status = Status::TimingOut).await;
-            let exit = stop(&mut child, pgid, platform.options.kill_grace).await;
-            End::Stopped { status: Status::TimedOut, exit }
+        };
+        let pgid = child.id().and_then(|id| i32::try_from(id).ok()).unwrap_or(0);
+        // Held until the end: closing it is what tells the watchdog to kill the group.
+        let keep_alive = child.stdin.take();
+        let mut pumps = tokio::task::JoinSet::new();
+        if let Some(out) = child.stdout.take() {
+            pumps.spawn(pump(out, Stream::Stdout, log.clone(), run.clone()));
         }
-        Some(c) = control.recv() => {
-            let (grace, line) = match c {
-                Control::Abort { graceful: true } => (platform.options.graceful_abort_grace, "The run was aborted gracefully."),
-                Control::Abort { graceful: false } => (platform.options.kill_grace, "The run was aborted."),
-                Control::Shutdown => (platform.options.kill_grace, "The run was aborted: the emulator is shutting down."),
-            };
-            system(line);
-            platform.update(&run, |r| r.status = Status::Aborting).await;
-            let exit = stop(&mut child, pgid, grace).await;
-            End::Stopped { status: Status::Aborted, exit }
+        if let Some(err) = child.stderr.take() {
+            pumps.spawn(pump(err, Stream::Stderr, log.clone(), run.clone()));
+        }
+        platform
+            .update(&run, |r| {
+                r.status = Status::Running;
+                r.process_group = Some(pgid);
+            })
+            .await;
+        let mut next: Option<Control> = None;
+        let end = tokio::select! {
+            status = child.wait() => match status {
+                Ok(s) => End::Exited(s),
+                Err(e) => {
+                    tracing::error!(run_id = %run.id, error = %e, "waiting for the run's process failed");
+                    End::Stopped { status: Status::Failed, exit: None }
+                }
+            },
+            () = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                system(&format!("The Actor run has reached the timeout of {timeout_secs} seconds and will be stopped."));
+                platform.update(&run, |r| r.status = Status::TimingOut).await;
+                let exit = stop(&mut child, pgid, platform.options.kill_grace).await;
+                End::Stopped { status: Status::TimedOut, exit }
+            }
+            Some(c) = control.recv() => {
+                let (grace, line) = match &c {
+                    Control::Abort { graceful: true } => (platform.options.graceful_abort_grace, "The run was aborted gracefully.".to_owned()),
+                    Control::Abort { graceful: false } => (platform.options.kill_grace, "The run was aborted.".to_owned()),
+                    Control::Shutdown => (platform.options.kill_grace, "The run was aborted: the emulator is shutting down.".to_owned()),
+                    Control::Reboot => (platform.options.kill_grace, "The run is rebooting.".to_owned()),
+                    Control::Metamorph { target, .. } => (platform.options.kill_grace, format!("The run is metamorphing into Actor {}.", target.name)),
+                };
+                system(&line);
+                match c {
+                    Control::Abort { .. } | Control::Shutdown => {
+                        platform.update(&run, |r| r.status = Status::Aborting).await;
+                        let exit = stop(&mut child, pgid, grace).await;
+                        End::Stopped { status: Status::Aborted, exit }
+                    }
+                    again => {
+                        stop(&mut child, pgid, grace).await;
+                        next = Some(again);
+                        End::Again
+                    }
+                }
+            }
+        };
+        // Whatever the Actor left running in its group goes with it.
+        signal_group(pgid, true);
+        drop(keep_alive);
+        // The pipes close once the group is gone; one that a detached grandchild keeps open
+        // does not hold the run.
+        let drained =
+            tokio::time::timeout(Duration::from_secs(2), async { while pumps.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            pumps.abort_all();
+        }
+        match (end, next) {
+            (End::Exited(s), _) => {
+                break (if s.success() { Status::Succeeded } else { Status::Failed }, Some(exit_code(s)));
+            }
+            (End::Stopped { status, exit }, _) => break (status, exit.map(exit_code)),
+            (End::Again, Some(Control::Metamorph { target, input_key })) => {
+                let now = crate::format::timestamp::format_api(OffsetDateTime::now_utc());
+                platform
+                    .update(&run, |r| {
+                        r.metamorphs.push(super::runs::MetamorphRecord {
+                            created_at: now,
+                            actor_id: target.id.clone(),
+                            build_id: target.build_id(),
+                            input_key: input_key.clone(),
+                        });
+                        r.act_id = target.id.clone();
+                        r.actor_name = target.name.clone();
+                        r.build_id = target.build_id();
+                        r.input_key = Some(input_key);
+                    })
+                    .await;
+            }
+            (End::Again, _) => platform.update(&run, |r| r.reboot_count += 1).await,
         }
     };
-    // Whatever the Actor left running in its group goes with it.
-    signal_group(pgid, true);
-    drop(keep_alive);
-    // The pipes close once the group is gone; one that a detached grandchild keeps open
-    // does not hold the run.
-    let drained =
-        tokio::time::timeout(Duration::from_secs(2), async { while pumps.join_next().await.is_some() {} }).await;
-    if drained.is_err() {
-        pumps.abort_all();
-    }
-    let duration = started.elapsed().as_millis() as u64;
-    let (status, exit) = match end {
-        End::Exited(s) => (if s.success() { Status::Succeeded } else { Status::Failed }, Some(s)),
-        End::Stopped { status, exit } => (status, exit),
-    };
-    let code = exit.map(exit_code);
     if status == Status::Failed
         && let Some(c) = code
     {
         system(&format!("The Actor process exited with code {c}."));
     }
-    platform.finish(&run, status, code, None, duration).await;
+    platform.finish(&run, status, code, None, started.elapsed().as_millis() as u64).await;
 }

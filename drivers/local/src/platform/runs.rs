@@ -98,6 +98,25 @@ pub(crate) struct RunRecord {
     pub(crate) process_group: Option<i32>,
     #[serde(default)]
     pub(crate) charged_event_counts: BTreeMap<String, u64>,
+    /// The input record's key, once a metamorph changed it (`INPUT-METAMORPH-1`, ...).
+    #[serde(default)]
+    pub(crate) input_key: Option<String>,
+    #[serde(default)]
+    pub(crate) reboot_count: u64,
+    #[serde(default)]
+    pub(crate) resurrect_count: u64,
+    #[serde(default)]
+    pub(crate) metamorphs: Vec<MetamorphRecord>,
+}
+
+/// One metamorph of a run: the Actor it became and the input it got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MetamorphRecord {
+    pub(crate) created_at: String,
+    pub(crate) actor_id: String,
+    pub(crate) build_id: String,
+    pub(crate) input_key: String,
 }
 
 impl RunRecord {
@@ -152,9 +171,10 @@ impl RunRecord {
             "stats": {
                 "inputBodyLen": self.input_body_len,
                 "migrationCount": 0,
-                "rebootCount": 0,
+                "rebootCount": self.reboot_count,
                 "restartCount": 0,
-                "resurrectCount": 0,
+                "resurrectCount": self.resurrect_count,
+                "metamorph": self.metamorphs.len(),
                 "durationMillis": self.duration_millis,
                 "runTimeSecs": self.duration_millis as f64 / 1000.0,
                 "computeUnits": 0.0,
@@ -179,6 +199,7 @@ impl RunRecord {
             "isContainerServerReady": false,
             "usage": {},
             "usageTotalUsd": 0.0,
+            "metamorphs": self.metamorphs,
         })
     }
 }
@@ -213,6 +234,15 @@ mod tests {
             duration_millis: 0,
             process_group: Some(5),
             charged_event_counts: BTreeMap::new(),
+            input_key: None,
+            reboot_count: 0,
+            resurrect_count: 0,
+            metamorphs: vec![MetamorphRecord {
+                created_at: "2026-12-07T10:00:01.000Z".into(),
+                actor_id: "a2".into(),
+                build_id: "b2".into(),
+                input_key: "INPUT-METAMORPH-1".into(),
+            }],
         }
     }
 
@@ -223,6 +253,7 @@ mod tests {
         assert_eq!(run.id, "r1");
         assert_eq!(run.default_dataset_id, "d");
         assert_eq!(serde_json::to_value(&run.status).unwrap(), "RUNNING");
+        assert_eq!(run.metamorphs.unwrap()[0].input_key.as_deref(), Some("INPUT-METAMORPH-1"));
     }
 
     #[test]
