@@ -137,8 +137,13 @@ fn an_actor_that_ignores_sigterm_is_killed_at_its_timeout() {
 #[test]
 fn fifty_runs_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let echo = "echo=echo \"I am $ACTOR_RUN_ID with $ACTOR_DEFAULT_DATASET_ID\"; sleep 0.5";
-    let server = serve(&dir.path().join("storage"), &["--actor", echo, "--max-concurrent-runs", "50"]);
+    // Each run waits for the gate, so all 50 hold their slots when the 51st asks.
+    let gate = dir.path().join("go");
+    let echo = format!(
+        "echo=echo \"I am $ACTOR_RUN_ID with $ACTOR_DEFAULT_DATASET_ID\"; while [ ! -e '{}' ]; do sleep 0.05; done",
+        gate.display()
+    );
+    let server = serve(&dir.path().join("storage"), &["--actor", &echo, "--max-concurrent-runs", "50"]);
     let url = server.url.clone();
     let handles: Vec<_> = (0..50)
         .map(|_| {
@@ -151,6 +156,7 @@ fn fifty_runs_at_once() {
     let (status, body) = call(&url, "POST", "/v2/acts/echo/runs", None, b"");
     assert_eq!(status, 402, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json(&body)["error"]["type"], "concurrent-runs-limit-exceeded");
+    std::fs::write(&gate, b"").unwrap();
     let mut datasets = std::collections::HashSet::new();
     for id in &ids {
         let run = wait_done(&url, id);
@@ -186,4 +192,25 @@ fn a_stopped_emulator_stops_its_runs() {
     assert!(run["processGroup"].is_null() && run["finishedAt"].is_string(), "{run}");
     let log = std::fs::read_to_string(storage.join("actor_runs").join(&id).join("log.txt")).unwrap();
     assert!(log.contains("ACTOR: The run was aborted: the emulator is shutting down."), "{log}");
+}
+
+#[test]
+fn bad_run_options_are_clear_errors_and_huge_ones_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&dir.path().join("storage"), &["--actor", "echo=echo \"$ACTOR_TIMEOUT_AT\""]);
+    // A timeout too large for any clock is no timeout, not a crash.
+    let run = run_of(&server.url, "echo", "timeout=18446744073709551615&waitForFinish=20");
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    let run = run_of(&server.url, "echo", "timeout=600&waitForFinish=20");
+    let log = log_of(&server.url, run["id"].as_str().unwrap());
+    assert!(log.trim_end().ends_with('Z') && log.len() > 40, "ACTOR_TIMEOUT_AT is set: {log}");
+    for (query, kind) in
+        [("memory=100", "invalid-parameter"), ("timeout=-1", "invalid-parameter"), ("build=9.9", "record-not-found")]
+    {
+        let (status, body) = call(&server.url, "POST", &format!("/v2/acts/echo/runs?{query}"), None, b"");
+        assert!(status == 400 || status == 404, "{query}: {status}");
+        assert_eq!(json(&body)["error"]["type"], kind, "{query}");
+    }
+    let (status, body) = call(&server.url, "POST", "/v2/acts/nobody/runs", None, b"");
+    assert_eq!((status, json(&body)["error"]["type"].as_str()), (404, Some("record-not-found")));
 }

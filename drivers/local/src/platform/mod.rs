@@ -668,23 +668,9 @@ impl Platform {
         });
         let max_total_charge_usd = max_total_charge_usd.transpose()?;
         let input = call.body()?;
-        let content_type = call
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/json; charset=utf-8")
-            .to_owned();
+        let content_type = input_content_type(call);
         // The slot is taken before anything is created, so a refused start leaves nothing.
-        let limit = self.options.max_concurrent_runs;
-        if self.active.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1)).is_err() {
-            return Err(ApiFailure::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "concurrent-runs-limit-exceeded",
-                format!(
-                    "By launching this job you will exceed the maximum number of concurrent runs ({limit}) of the local platform (--max-concurrent-runs)."
-                ),
-            ));
-        }
+        self.take_slot()?;
         let created = self.create_storages(&input, &content_type).await;
         let (dataset, store, queue) = match created {
             Ok(ids) => ids,
@@ -827,12 +813,7 @@ impl Platform {
         let input_key = format!("INPUT-METAMORPH-{}", record.metamorphs.len() + 1);
         let input = call.body()?;
         if !input.is_empty() {
-            let content_type = call
-                .headers
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("application/json; charset=utf-8")
-                .to_owned();
+            let content_type = input_content_type(call);
             let api = self.api.clone();
             let uri = format!("/v2/key-value-stores/{}/records/{input_key}", record.default_key_value_store_id);
             let stored = tokio::task::spawn_blocking(move || {
@@ -1184,6 +1165,11 @@ async fn follow(path: PathBuf, run: Arc<RunHandle>, raw: bool, tx: mpsc::Sender<
             () = tx.closed() => return,
         }
     }
+}
+
+/// The content type an input is stored with (the platform's default: JSON).
+fn input_content_type(call: &Call<'_>) -> String {
+    call.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json; charset=utf-8").to_owned()
 }
 
 fn only_get(m: &Method) -> ApiResult<()> {

@@ -78,20 +78,17 @@ fn exit_code(status: ExitStatus) -> i64 {
 }
 
 /// The environment the platform gives an Actor.
+/// `timeout_at` is when this run's process will be stopped (`ACTOR_TIMEOUT_AT`).
 pub(crate) fn environment(
     platform: &Platform,
     run: &super::runs::RunRecord,
     actor_env: &BTreeMap<String, String>,
+    timeout_at: Option<OffsetDateTime>,
 ) -> Vec<(String, String)> {
     let cfg = platform.api.config();
     let base = platform.base_url.clone();
     let token = cfg.token.clone().unwrap_or_else(|| "local-emulator-token".into());
-    let timeout_at = (run.timeout_secs > 0)
-        .then(|| {
-            crate::format::timestamp::parse_any(&run.started_at)
-                .map(|t| crate::format::timestamp::format_api(t + time::Duration::seconds(run.timeout_secs as i64)))
-        })
-        .flatten();
+    let timeout_at = timeout_at.map(crate::format::timestamp::format_api);
     let input_key = run.input_key.clone().unwrap_or_else(|| platform.api.storages().config().input_key.clone());
     let mut env: Vec<(String, String)> = vec![
         ("APIFY_IS_AT_HOME".into(), "1".into()),
@@ -241,7 +238,17 @@ pub(crate) async fn supervise(
     };
     let started = Instant::now();
     let timeout_secs = run.record().timeout_secs;
-    let deadline = (timeout_secs > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(timeout_secs));
+    // Counted from this start, so a resurrected run gets its whole timeout again. A timeout
+    // too large to represent is no timeout (never a panic on overflow).
+    let deadline = (timeout_secs > 0)
+        .then(|| tokio::time::Instant::now().checked_add(Duration::from_secs(timeout_secs)))
+        .flatten();
+    let timeout_at = (timeout_secs > 0)
+        .then(|| {
+            let secs = i64::try_from(timeout_secs).ok()?;
+            OffsetDateTime::now_utc().checked_add(time::Duration::seconds(secs))
+        })
+        .flatten();
     let (status, code) = loop {
         let record = run.record();
         let Some(actor) = platform.actor_by_id(&record.act_id) else {
@@ -250,7 +257,7 @@ pub(crate) async fn supervise(
             platform.finish(&run, Status::Failed, None, Some(message), started.elapsed().as_millis() as u64).await;
             return;
         };
-        let env = environment(&platform, &record, &actor.env);
+        let env = environment(&platform, &record, &actor.env, timeout_at);
         let mut child = match command(&platform, &actor.command, &env).spawn() {
             Ok(c) => c,
             Err(e) => {
