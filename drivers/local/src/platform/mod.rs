@@ -124,9 +124,14 @@ impl RunHandle {
 
     /// Waits until the run is in a terminal status, or `max` has passed.
     async fn wait_finished(&self, max: Duration) {
+        self.wait_until(max, |r| r.status.is_terminal()).await;
+    }
+
+    /// Waits until `done` holds for the record, or `max` has passed.
+    async fn wait_until(&self, max: Duration, done: impl Fn(&RunRecord) -> bool) {
         let mut rx = self.changed.subscribe();
         let deadline = tokio::time::Instant::now() + max;
-        while !self.status().is_terminal() {
+        while !done(&self.record()) {
             if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
                 return;
             }
@@ -748,15 +753,9 @@ impl Platform {
         run.control.lock().unwrap_or_else(PoisonError::into_inner).as_ref().is_some_and(|tx| tx.send(c).is_ok())
     }
 
-    /// Waits until `done` holds for the run's record (or `max` passed).
-    async fn wait_for(&self, run: &RunHandle, max: Duration, done: impl Fn(&RunRecord) -> bool) {
-        let mut rx = run.changed.subscribe();
-        let deadline = tokio::time::Instant::now() + max;
-        while !done(&run.record()) {
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
-                return;
-            }
-        }
+    /// How long a request that stops a run's process (abort, reboot, metamorph) waits for it.
+    fn stop_wait(&self) -> Duration {
+        self.options.kill_grace + Duration::from_secs(5)
     }
 
     /// `resurrect`: a finished run starts again, with its storages and log.
@@ -831,10 +830,7 @@ impl Platform {
         if !self.send(run, Control::Metamorph { target, input_key }) {
             return Err(ApiFailure::bad_request("Only a running run can be metamorphed"));
         }
-        self.wait_for(run, self.options.kill_grace + Duration::from_secs(5), |r| {
-            r.metamorphs.len() > before || r.status.is_terminal()
-        })
-        .await;
+        run.wait_until(self.stop_wait(), |r| r.metamorphs.len() > before || r.status.is_terminal()).await;
         Ok(())
     }
 
@@ -844,10 +840,7 @@ impl Platform {
         if run.status() != Status::Running || !self.send(run, Control::Reboot) {
             return Err(ApiFailure::bad_request("Only a running run can be rebooted"));
         }
-        self.wait_for(run, self.options.kill_grace + Duration::from_secs(5), |r| {
-            r.reboot_count > before || r.status.is_terminal()
-        })
-        .await;
+        run.wait_until(self.stop_wait(), |r| r.reboot_count > before || r.status.is_terminal()).await;
         Ok(())
     }
 
@@ -1005,7 +998,7 @@ impl Platform {
                 if sent && !graceful {
                     // The platform answers once the run is stopped; a graceful abort is
                     // answered at once, while the Actor winds down.
-                    run.wait_finished(self.options.kill_grace + Duration::from_secs(5)).await;
+                    run.wait_finished(self.stop_wait()).await;
                 }
                 answer(data(StatusCode::OK, self.run_object(&run)))
             }
