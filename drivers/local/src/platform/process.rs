@@ -270,6 +270,14 @@ pub(crate) async fn supervise(
         let pgid = child.id().and_then(|id| i32::try_from(id).ok()).unwrap_or(0);
         // Held until the end: closing it is what tells the watchdog to kill the group.
         let keep_alive = child.stdin.take();
+        // Recorded before any output is read, so a log line seen by a client implies a
+        // record that is RUNNING and names the process group.
+        platform
+            .update(&run, |r| {
+                r.status = Status::Running;
+                r.process_group = Some(pgid);
+            })
+            .await;
         let mut pumps = tokio::task::JoinSet::new();
         if let Some(out) = child.stdout.take() {
             pumps.spawn(pump(out, Stream::Stdout, log.clone(), run.clone()));
@@ -277,12 +285,6 @@ pub(crate) async fn supervise(
         if let Some(err) = child.stderr.take() {
             pumps.spawn(pump(err, Stream::Stderr, log.clone(), run.clone()));
         }
-        platform
-            .update(&run, |r| {
-                r.status = Status::Running;
-                r.process_group = Some(pgid);
-            })
-            .await;
         let mut next: Option<Control> = None;
         let end = tokio::select! {
             status = child.wait() => match status {
