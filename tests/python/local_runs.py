@@ -47,6 +47,18 @@ assert actor.last_run(status='SUCCEEDED').get().id == run.id, 'a failed run is n
 runs = actor.runs().list().items
 assert [r.id for r in runs] == [run.id, failed.id], f'runs {runs}'
 
+# A task: its input merged with the run's, its options the run's defaults.
+task = client.tasks().create(actor_id='scripted', name='py-task', task_input={'items': 1, 'output': 'task'},
+                             memory_mbytes=256)
+task_run = client.task(task.id).call(task_input={'items': 4})
+assert status(task_run) == 'SUCCEEDED' and task_run.actor_task_id == task.id, f'task run {task_run}'
+assert task_run.options.memory_mbytes == 256, f'task run options {task_run.options}'
+task_input = client.key_value_store(task_run.default_key_value_store_id).get_record('INPUT')['value']
+assert task_input == {'items': 4, 'output': 'task'}, f'merged task input {task_input}'
+assert client.task(task.id).last_run(status='SUCCEEDED').get().id == task_run.id, 'the task\'s last run'
+assert client.task(task.id).get_input() == {'items': 1, 'output': 'task'}, 'the task\'s input is unchanged'
+assert [t.id for t in client.tasks().list().items] == [task.id], 'tasks list'
+
 sdk = client.actor('sdk').call(run_input={'n': 3})
 sdk_log = client.run(sdk.id).log().get()
 assert status(sdk) == 'SUCCEEDED', f'SDK Actor run {sdk}\n{sdk_log}'
@@ -56,4 +68,4 @@ sdk_output = client.key_value_store(sdk.default_key_value_store_id).get_record('
 assert sdk_output['value'] == {'input': {'n': 3}, 'at_home': True}, f'SDK OUTPUT {sdk_output}'
 assert 'sdk actor done' in sdk_log, f'SDK log {sdk_log!r}'
 
-print('RESULT ' + json.dumps({'run': run.id, 'failed': failed.id, 'sdk': sdk.id, 'dataset': run.default_dataset_id}))
+print('RESULT ' + json.dumps({'run': run.id, 'failed': failed.id, 'task_run': task_run.id, 'sdk': sdk.id, 'dataset': run.default_dataset_id}))

@@ -214,3 +214,46 @@ fn bad_run_options_are_clear_errors_and_huge_ones_do_not_panic() {
     let (status, body) = call(&server.url, "POST", "/v2/acts/nobody/runs", None, b"");
     assert_eq!((status, json(&body)["error"]["type"].as_str()), (404, Some("record-not-found")));
 }
+
+#[test]
+fn tasks_and_finished_runs_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let actor = "echo=echo \"task $ACTOR_TASK_ID\"";
+    let mut server = serve(&storage, &["--actor", actor]);
+    let body = br#"{"actId": "echo", "name": "kept", "input": {"a": 1}, "options": {"timeoutSecs": 30}}"#;
+    let (status, created) = call(&server.url, "POST", "/v2/actor-tasks", None, body);
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&created));
+    let task_id = json(&created)["data"]["id"].as_str().unwrap().to_owned();
+    let (status, run) = call(&server.url, "POST", "/v2/actor-tasks/local~kept/runs?waitForFinish=20", None, b"");
+    assert_eq!(status, 201);
+    let run = json(&run)["data"].clone();
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    assert!(log_of(&server.url, &run_id).contains(&format!("task {task_id}")), "ACTOR_TASK_ID is set");
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(server.wait(Duration::from_secs(10)).success());
+
+    let server = serve(&storage, &["--actor", actor]);
+    let (status, task) = call(&server.url, "GET", &format!("/v2/actor-tasks/{task_id}"), None, b"");
+    assert_eq!(status, 200);
+    let task = json(&task)["data"].clone();
+    assert_eq!((task["name"].as_str(), task["input"]["a"].as_i64()), (Some("kept"), Some(1)), "{task}");
+    assert_eq!(task["options"]["timeoutSecs"], 30);
+    assert_eq!(task["stats"]["totalRuns"], 1);
+    let (status, last) = call(&server.url, "GET", "/v2/actor-tasks/local~kept/runs/last?status=SUCCEEDED", None, b"");
+    assert_eq!(status, 200);
+    assert_eq!(json(&last)["data"]["id"], run_id.as_str());
+    assert!(log_of(&server.url, &run_id).contains(&format!("task {task_id}")), "the log is kept");
+    // A task of an Actor that is no longer declared says so when started.
+    drop(server);
+    let server = serve(&storage, &["--actor", "other=true"]);
+    let (status, body) = call(&server.url, "POST", "/v2/actor-tasks/local~kept/runs", None, b"");
+    assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        json(&body)["error"]["message"].as_str().unwrap().contains("not declared"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}

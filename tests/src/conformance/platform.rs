@@ -23,6 +23,7 @@ pub(crate) fn scenarios<D: Environment, M: Mode<D>>() -> Vec<Scenario<D, M>> {
         ("platform: the log followed while the run writes", log_followed),
         ("platform: run-sync, and the concurrent-runs limit", run_sync_and_limit),
         ("platform: metamorph, reboot and resurrect", metamorph_reboot_resurrect),
+        ("platform: tasks, their merged input and last run", tasks),
     ]
 }
 
@@ -287,5 +288,59 @@ fn metamorph_reboot_resurrect<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> O
     let attempts =
         m.call(c.run(&failed.id).key_value_store().get_record("ATTEMPTS")).step("ATTEMPTS")?.ok_or("no ATTEMPTS")?;
     ensure!(attempts.value == RecordValue::Json(json!(2)), "ATTEMPTS {:?}", attempts.value);
+    Ok(())
+}
+
+fn tasks<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
+    let l = local(t, |_| {});
+    let c = &l.client;
+    let m = &t.mode;
+    let input = json!({"items": 2, "output": "from the task", "print": ["task line"]});
+    let task = m
+        .call(c.tasks().create("scripted", "my-task").task_input(input).memory_mbytes(256u64).title("Mine"))
+        .step("create a task")?;
+    ensure!(task.name == "my-task" && task.title.as_deref() == Some("Mine"), "created {task:?}");
+    let again = m.call(c.tasks().create("scripted", "my-task"));
+    ensure!(matches!(&again, Err(Error::Api(e)) if e.status == 409), "a second my-task gave {again:?}");
+    let by_name = m.call(c.task("local/my-task").get()).step("get by username/name")?.ok_or("no task by name")?;
+    ensure!(by_name.id == task.id, "by name: {by_name:?}");
+    // The run's input is the task's with the fields given laid over it.
+    let run = m.call(c.task(&task.id).call().input(json!({"items": 3}))).step("call the task")?.ok_or("no run")?;
+    ensure!(run.status == ActorJobStatus::Succeeded, "ended as {} (exit {:?})", run.status, run.exit_code);
+    ensure!(run.actor_task_id.as_deref() == Some(task.id.as_str()), "actorTaskId {:?}", run.actor_task_id);
+    ensure!(run.options.memory_mbytes == 256, "options {:?}", run.options);
+    let stored = m.call(c.run(&run.id).key_value_store().get_record("INPUT")).step("INPUT")?.ok_or("no INPUT")?;
+    let merged = json!({"items": 3, "output": "from the task", "print": ["task line"]});
+    ensure!(stored.value == RecordValue::Json(merged), "merged input {:?}", stored.value);
+    let items = m.call(c.run(&run.id).dataset().list_items()).step("the run's dataset")?;
+    ensure!(items.items.len() == 3, "{} items", items.items.len());
+    // The task's last run, its runs, its run-sync.
+    let last = c.task(&task.id).last_run().status(ActorJobStatus::Succeeded);
+    let last_id = m.call(last.get()).step("the task's last run")?.ok_or("no last run")?.id;
+    ensure!(last_id == run.id, "last run {last_id} is not {}", run.id);
+    let output =
+        m.call(last.key_value_store().get_record("OUTPUT")).step("the last run's OUTPUT")?.ok_or("no OUTPUT")?;
+    ensure!(output.value == RecordValue::Json(json!("from the task")), "OUTPUT {:?}", output.value);
+    let out = m.call(c.task(&task.id).run_sync().input(json!({"output": 7}))).step("run_sync of the task")?;
+    ensure!(out.value == RecordValue::Json(json!(7)), "run_sync gave {:?}", out.value);
+    let runs = m.call(c.task(&task.id).runs().list()).step("the task's runs")?;
+    ensure!(runs.total == 2, "{} runs of the task", runs.total);
+    let actor_runs = m.call(c.actor("scripted").runs().list()).step("the Actor's runs")?;
+    ensure!(actor_runs.total == 2, "{} runs of the Actor", actor_runs.total);
+    // Input and options change field by field.
+    let changed = m.call(c.task(&task.id).update_input(json!({"items": 0}))).step("update the input")?;
+    ensure!(changed["items"] == 0 && changed["output"] == "from the task", "input now {changed}");
+    let updated = m.call(c.task(&task.id).update().run_timeout(Duration::from_secs(30))).step("update the options")?;
+    let options = updated.options.clone().unwrap_or_default();
+    ensure!(options.memory_mbytes == Some(256) && options.timeout_secs == Some(30), "options now {options:?}");
+    let bad = m.call(c.task(&task.id).update().memory_mbytes(100u64));
+    ensure!(matches!(&bad, Err(Error::Api(e)) if e.status == 400), "memory 100 gave {bad:?}");
+    let listed = m.call(c.tasks().list()).step("list tasks")?;
+    ensure!(listed.total == 1 && listed.items[0].act_name.as_deref() == Some("scripted"), "tasks {:?}", listed.items);
+    m.call(c.task(&task.id).delete()).step("delete the task")?;
+    let gone = m.call(c.task(&task.id).get()).step("get the deleted task")?;
+    ensure!(gone.is_none(), "the task is still there: {gone:?}");
+    let kept = m.call(c.run(&run.id).get()).step("a deleted task's run")?;
+    ensure!(kept.is_some(), "the task's run went with it");
     Ok(())
 }

@@ -10,6 +10,7 @@ mod actors;
 mod logs;
 mod process;
 mod runs;
+mod tasks;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -34,6 +35,7 @@ use crate::api::{ApiFailure, ApiResult, Call, LocalApi, Query, data, method_not_
 use crate::format::timestamp::format_api;
 use logs::{AnsiStripper, ChannelBody};
 use runs::{RunRecord, Status};
+use tasks::TaskRecord;
 
 /// A response body of the emulator: whole, or streamed (a followed log).
 pub(crate) type ServerBody = BoxBody<Bytes, Infallible>;
@@ -146,6 +148,8 @@ pub(crate) struct Platform {
     options: PlatformOptions,
     created_at: String,
     runs: Mutex<BTreeMap<String, Arc<RunHandle>>>,
+    /// Held across a task's save, so saves land in the order the changes were made.
+    tasks: tokio::sync::Mutex<BTreeMap<String, TaskRecord>>,
     active: AtomicUsize,
     shutting_down: AtomicBool,
     supervisors: Mutex<tokio::task::JoinSet<()>>,
@@ -170,6 +174,24 @@ fn page(items: Vec<Value>, q: &Query) -> ApiResult<Value> {
     let total = items.len();
     let items: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
     Ok(json!({"total": total, "offset": offset, "limit": limit, "desc": desc, "count": items.len(), "items": items}))
+}
+
+/// Whose runs: everyone's, an Actor's or a task's.
+#[derive(Debug, Clone, Copy)]
+enum Owner<'a> {
+    Any,
+    Actor(&'a str),
+    Task(&'a str),
+}
+
+impl Owner<'_> {
+    fn owns(self, r: &RunRecord) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Actor(id) => r.act_id == id,
+            Self::Task(id) => r.actor_task_id.as_deref() == Some(id),
+        }
+    }
 }
 
 /// What the router decided: an answer, or a request for the storage API (a rewritten
@@ -218,6 +240,9 @@ impl Platform {
             options,
             created_at: now(),
             runs: Mutex::new(runs),
+            tasks: tokio::sync::Mutex::new(
+                TaskRecord::load_all(&root).into_iter().map(|t| (t.id.clone(), t)).collect(),
+            ),
             active: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
             supervisors: Mutex::new(tokio::task::JoinSet::new()),
@@ -308,22 +333,23 @@ impl Platform {
             .ok_or_else(|| not_found(&format!("Actor run {id:?}")))
     }
 
-    /// Runs in start order, optionally of one Actor.
-    fn runs_of(&self, act_id: Option<&str>) -> Vec<Arc<RunHandle>> {
+    /// Runs in start order, of all Actors, one Actor or one task.
+    fn runs_of(&self, owner: Owner<'_>) -> Vec<Arc<RunHandle>> {
         let mut runs: Vec<(RunRecord, Arc<RunHandle>)> = self
             .runs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
             .map(|h| (h.record(), h.clone()))
-            .filter(|(r, _)| act_id.is_none_or(|a| r.act_id == a))
+            .filter(|(r, _)| owner.owns(r))
             .collect();
         runs.sort_by(|(a, _), (b, _)| a.started_at.cmp(&b.started_at).then_with(|| a.id.cmp(&b.id)));
         runs.into_iter().map(|(_, h)| h).collect()
     }
 
-    /// The last run of an Actor, filtered by `status` and `origin` as the last-run routes are.
-    fn last_run(&self, act_id: &str, q: &Query) -> ApiResult<Arc<RunHandle>> {
+    /// The last run of an Actor or task, filtered by `status` and `origin` as the last-run
+    /// routes are.
+    fn last_run(&self, owner: Owner<'_>, q: &Query) -> ApiResult<Arc<RunHandle>> {
         let status = match q.str("status") {
             Some(s) => Some(Status::parse(s).ok_or_else(|| {
                 ApiFailure::new(StatusCode::BAD_REQUEST, "invalid-parameter", format!("unknown run status {s:?}"))
@@ -331,7 +357,7 @@ impl Platform {
             None => None,
         };
         let origin = q.str("origin");
-        self.runs_of(Some(act_id))
+        self.runs_of(owner)
             .into_iter()
             .rev()
             .find(|h| {
@@ -352,7 +378,7 @@ impl Platform {
         let rest = path.strip_prefix("/v2/").unwrap_or("");
         let raw: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
         let first = raw.first().copied().unwrap_or("");
-        if !matches!(first, "acts" | "actors" | "actor-runs" | "actor-builds" | "logs" | "users") {
+        if !matches!(first, "acts" | "actors" | "actor-tasks" | "actor-runs" | "actor-builds" | "logs" | "users") {
             return Routed::Storage(req, None);
         }
         if let Err(f) = self.api.authorize_request(&req) {
@@ -410,7 +436,7 @@ impl Platform {
                 let actor = self.actor(id)?;
                 match *m {
                     Method::GET => {
-                        let total = self.runs_of(Some(&actor.id)).len();
+                        let total = self.runs_of(Owner::Actor(&actor.id)).len();
                         answer(data(
                             StatusCode::OK,
                             actors::actor_object(self.api.config(), actor, &self.created_at, total),
@@ -474,9 +500,9 @@ impl Platform {
             ["actors", id, "runs"] => {
                 let actor = self.actor(id)?.clone();
                 match *m {
-                    Method::GET => self.list_runs(Some(&actor.id), call).map(|r| Routed::Answer(full(r))),
+                    Method::GET => self.list_runs(Owner::Actor(&actor.id), call).map(|r| Routed::Answer(full(r))),
                     Method::POST => {
-                        let run = self.start(&actor, call, "API").await?;
+                        let run = self.start(&actor, None, call).await?;
                         if let Some(secs) = call.query.u64("waitForFinish")? {
                             run.wait_finished(Duration::from_secs(secs).min(self.options.max_wait)).await;
                         }
@@ -490,11 +516,11 @@ impl Platform {
                 if *m != Method::GET && *m != Method::POST {
                     return Err(method_not_allowed(m, &["GET", "POST"]));
                 }
-                self.run_sync(&actor, kind, call, query, parts).await
+                self.run_sync(&actor, None, kind, call, query, parts).await
             }
             ["actors", id, "runs", "last", tail @ ..] => {
                 let actor = self.actor(id)?;
-                let run = self.last_run(&actor.id, &call.query)?;
+                let run = self.last_run(Owner::Actor(&actor.id), &call.query)?;
                 self.run_route(run, tail, call, &raw_rest(4), query, parts).await
             }
             ["actors", id, "runs", run_id, tail @ ..] => {
@@ -505,9 +531,10 @@ impl Platform {
                 }
                 self.run_route(run, tail, call, &raw_rest(4), query, parts).await
             }
+            ["actor-tasks", tail @ ..] => self.task_route(tail, call, &raw_rest, query, parts).await,
             ["actor-runs"] => {
                 only_get(m)?;
-                self.list_runs(None, call).map(|r| Routed::Answer(full(r)))
+                self.list_runs(Owner::Any, call).map(|r| Routed::Answer(full(r)))
             }
             ["actor-runs", run_id, tail @ ..] => {
                 let run = self.run(run_id)?;
@@ -568,7 +595,7 @@ impl Platform {
         json!({
             "id": a.id, "createdAt": self.created_at, "modifiedAt": self.created_at,
             "name": a.name, "username": self.api.config().username, "title": a.name,
-            "stats": {"totalRuns": self.runs_of(Some(&a.id)).len()},
+            "stats": {"totalRuns": self.runs_of(Owner::Actor(&a.id)).len()},
         })
     }
 
@@ -603,7 +630,7 @@ impl Platform {
         })
     }
 
-    fn list_runs(&self, act_id: Option<&str>, call: &Call<'_>) -> ApiResult<Response<Bytes>> {
+    fn list_runs(&self, owner: Owner<'_>, call: &Call<'_>) -> ApiResult<Response<Bytes>> {
         let q = &call.query;
         let status: Option<Vec<Status>> = match q.list("status") {
             Some(list) => Some(
@@ -625,7 +652,7 @@ impl Platform {
         let before = q.str("startedBefore").map(str::to_owned);
         let cmp = |t: &str| crate::format::timestamp::parse_any(t);
         let items: Vec<Value> = self
-            .runs_of(act_id)
+            .runs_of(owner)
             .iter()
             .map(|h| h.record())
             .filter(|r| status.as_ref().is_none_or(|s| s.contains(&r.status)))
@@ -636,8 +663,14 @@ impl Platform {
         Ok(data(StatusCode::OK, page(items, q)?))
     }
 
-    /// Creates the run's storages and record, and starts its process.
-    async fn start(self: &Arc<Self>, actor: &LocalActor, call: &Call<'_>, origin: &str) -> ApiResult<Arc<RunHandle>> {
+    /// Creates the run's storages and record, and starts its process: a run of `actor`, or of
+    /// `task` (its options the defaults of the query's, its input merged with the body).
+    async fn start(
+        self: &Arc<Self>,
+        actor: &LocalActor,
+        task: Option<&TaskRecord>,
+        call: &Call<'_>,
+    ) -> ApiResult<Arc<RunHandle>> {
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(ApiFailure::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -646,8 +679,9 @@ impl Platform {
             ));
         }
         let q = &call.query;
-        let timeout_secs = q.u64("timeout")?.unwrap_or(actor.timeout_secs);
-        let memory_mbytes = q.u64("memory")?.unwrap_or(actor.memory_mbytes);
+        let saved = task.map(|t| t.options.clone()).unwrap_or_default();
+        let timeout_secs = q.u64("timeout")?.or(saved.timeout_secs).unwrap_or(actor.timeout_secs);
+        let memory_mbytes = q.u64("memory")?.or(saved.memory_mbytes).unwrap_or(actor.memory_mbytes);
         if memory_mbytes < 128 || !memory_mbytes.is_power_of_two() {
             return Err(ApiFailure::new(
                 StatusCode::BAD_REQUEST,
@@ -655,13 +689,13 @@ impl Platform {
                 format!("memory must be a power of 2 of at least 128 megabytes, got {memory_mbytes}"),
             ));
         }
-        if let Some(build) = q.str("build")
+        if let Some(build) = q.str("build").or(saved.build.as_deref())
             && !matches!(build, "latest" | actors::BUILD_NUMBER | actors::VERSION)
             && build != actor.build_id()
         {
             return Err(not_found(&format!("Build {build:?} of Actor {:?}", actor.name)));
         }
-        let max_items = q.u64("maxItems")?;
+        let max_items = q.u64("maxItems")?.or(saved.max_items);
         let max_total_charge_usd = q.str("maxTotalChargeUsd").map(|v| {
             v.parse::<f64>().map_err(|_| {
                 ApiFailure::new(
@@ -671,9 +705,16 @@ impl Platform {
                 )
             })
         });
-        let max_total_charge_usd = max_total_charge_usd.transpose()?;
-        let input = call.body()?;
-        let content_type = input_content_type(call);
+        let max_total_charge_usd = max_total_charge_usd.transpose()?.or(saved.max_total_charge_usd);
+        let (input, content_type) = match task {
+            None => (call.body()?, input_content_type(call)),
+            Some(t) => {
+                let overrides = call.json()?;
+                let merged = t.run_input((!overrides.is_null()).then_some(&overrides))?;
+                let bytes = merged.map(|v| serde_json::to_vec(&v).unwrap_or_default()).unwrap_or_default();
+                (Bytes::from(bytes), "application/json; charset=utf-8".to_owned())
+            }
+        };
         // The slot is taken before anything is created, so a refused start leaves nothing.
         self.take_slot()?;
         let created = self.create_storages(&input, &content_type).await;
@@ -688,13 +729,13 @@ impl Platform {
             id: crate::storage::new_id(),
             act_id: actor.id.clone(),
             actor_name: actor.name.clone(),
-            actor_task_id: None,
+            actor_task_id: task.map(|t| t.id.clone()),
             started_at: now(),
             finished_at: None,
             status: Status::Ready,
             status_message: None,
             is_status_message_terminal: None,
-            origin: origin.to_owned(),
+            origin: "API".to_owned(),
             exit_code: None,
             build_id: actor.build_id(),
             build_number: actors::BUILD_NUMBER.into(),
@@ -897,12 +938,13 @@ impl Platform {
     async fn run_sync(
         self: &Arc<Self>,
         actor: &LocalActor,
+        task: Option<&TaskRecord>,
         kind: &str,
         call: &Call<'_>,
         query: Option<&str>,
         parts: &http::request::Parts,
     ) -> ApiResult<Routed> {
-        let run = self.start(actor, call, "API").await?;
+        let run = self.start(actor, task, call).await?;
         run.wait_finished(RUN_SYNC_WAIT).await;
         let r = run.record();
         if !r.status.is_terminal() {
