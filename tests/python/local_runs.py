@@ -10,6 +10,9 @@ The last line of stdout is `RESULT <json>` for the Rust side.
 
 import json
 import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from apify_client import ApifyClient
 
@@ -19,6 +22,33 @@ client = ApifyClient(TOKEN, api_url=URL, api_public_url=URL, max_retries=0)
 
 def status(job):
     return getattr(job.status, 'value', job.status)
+
+
+# A loopback receiver of webhook calls.
+received = []
+
+
+class Receiver(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers['Content-Length']))
+        received.append((self.path, json.loads(body)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+receiver = HTTPServer(('127.0.0.1', 0), Receiver)
+threading.Thread(target=receiver.serve_forever, daemon=True).start()
+HOOK = f'http://127.0.0.1:{receiver.server_port}'
+
+
+def wait_for_calls(n):
+    deadline = time.time() + 20
+    while len(received) < n and time.time() < deadline:
+        time.sleep(0.02)
+    assert len(received) >= n, f'webhook calls {received}'
 
 
 actor = client.actor('scripted')
@@ -59,13 +89,33 @@ assert client.task(task.id).last_run(status='SUCCEEDED').get().id == task_run.id
 assert client.task(task.id).get_input() == {'items': 1, 'output': 'task'}, 'the task\'s input is unchanged'
 assert [t.id for t in client.tasks().list().items] == [task.id], 'tasks list'
 
-sdk = client.actor('sdk').call(run_input={'n': 3})
+# Webhooks: one of the Actor, created with the client; an ad-hoc one of a start; the SDK's
+# Actor.add_webhook inside a run.
+hook = client.webhooks().create(event_types=['ACTOR.RUN.SUCCEEDED'], request_url=HOOK + '/persistent',
+                                actor_id='scripted')
+hooked = actor.call(run_input={'items': 1},
+                    webhooks=[{'event_types': ['ACTOR.RUN.SUCCEEDED'], 'request_url': HOOK + '/ad-hoc'}])
+wait_for_calls(2)
+paths = sorted(p for p, _ in received)
+assert paths == ['/ad-hoc', '/persistent'], f'webhook calls {received}'
+for _, payload in received:
+    assert payload['eventType'] == 'ACTOR.RUN.SUCCEEDED' and payload['resource']['id'] == hooked.id, payload
+dispatches = client.webhook(hook.id).dispatches().list().items
+assert len(dispatches) == 1 and dispatches[0].event_data.actor_run_id == hooked.id, f'dispatches {dispatches}'
+client.webhook(hook.id).delete()
+received.clear()
+
+sdk = client.actor('sdk').call(run_input={'n': 3, 'webhook': HOOK + '/sdk'})
+wait_for_calls(1)
+time.sleep(0.2)
+assert [p for p, _ in received] == ['/sdk'], f'the SDK\'s webhook: {received}'
+assert received[0][1]['resource']['id'] == sdk.id, received
 sdk_log = client.run(sdk.id).log().get()
 assert status(sdk) == 'SUCCEEDED', f'SDK Actor run {sdk}\n{sdk_log}'
 sdk_items = client.dataset(sdk.default_dataset_id).list_items().items
 assert sdk_items == [{'n': 0}, {'n': 1}, {'n': 2}], f'SDK items {sdk_items}'
 sdk_output = client.key_value_store(sdk.default_key_value_store_id).get_record('OUTPUT')
-assert sdk_output['value'] == {'input': {'n': 3}, 'at_home': True}, f'SDK OUTPUT {sdk_output}'
+assert sdk_output['value'] == {'input': {'n': 3, 'webhook': HOOK + '/sdk'}, 'at_home': True}, f'SDK OUTPUT {sdk_output}'
 assert 'sdk actor done' in sdk_log, f'SDK log {sdk_log!r}'
 
 print('RESULT ' + json.dumps({'run': run.id, 'failed': failed.id, 'task_run': task_run.id, 'sdk': sdk.id, 'dataset': run.default_dataset_id}))

@@ -257,3 +257,70 @@ fn tasks_and_finished_runs_survive_a_restart() {
         String::from_utf8_lossy(&body)
     );
 }
+
+/// Accepts one HTTP request on `listener`, answers 200 and returns the request's text.
+fn receive_one(listener: &std::net::TcpListener) -> String {
+    use std::io::{Read, Write};
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).unwrap();
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let length = text[..head_end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if buf.len() >= head_end + 4 + length {
+                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();
+                return text;
+            }
+        }
+        assert!(n > 0, "the request ended early: {text}");
+    }
+}
+
+#[test]
+fn a_webhook_dispatch_outlives_a_restart_and_is_delivered_when_the_receiver_is_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let flags = ["--actor", "echo=echo hi", "--webhook-retry-ms", "100", "--webhook-max-retries", "1000"];
+    let mut server = serve(&storage, &flags);
+    // A port with nobody listening, for now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let hook = format!(
+        r#"{{"eventTypes": ["ACTOR.RUN.SUCCEEDED"], "requestUrl": "http://127.0.0.1:{port}/later", "condition": {{"actorId": "echo"}}}}"#
+    );
+    let (status, body) = call(&server.url, "POST", "/v2/webhooks", None, hook.as_bytes());
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let run = run_of(&server.url, "echo", "waitForFinish=20");
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    let dispatch = |url: &str| -> Value {
+        let (_, body) = call(url, "GET", "/v2/webhook-dispatches", None, b"");
+        json(&body)["data"]["items"][0].clone()
+    };
+    wait_until(Duration::from_secs(10), "a failed call is recorded", || {
+        dispatch(&server.url)["calls"].as_array().is_some_and(|c| !c.is_empty())
+    });
+    let d = dispatch(&server.url);
+    assert_eq!(d["status"], "ACTIVE", "{d}");
+    assert!(d["calls"][0]["errorMessage"].as_str().unwrap().contains("connect"), "{d}");
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(server.wait(Duration::from_secs(10)).success());
+
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let server = serve(&storage, &flags);
+    let request = receive_one(&listener);
+    assert!(request.starts_with("POST /later HTTP/1.1"), "{request}");
+    assert!(request.contains(&format!("\"id\":\"{}\"", run["id"].as_str().unwrap())), "{request}");
+    wait_until(Duration::from_secs(10), "the dispatch succeeds", || dispatch(&server.url)["status"] == "SUCCEEDED");
+    let d = dispatch(&server.url);
+    let calls = d["calls"].as_array().unwrap();
+    assert!(calls.len() >= 2 && calls.last().unwrap()["responseStatus"] == 200, "{d}");
+}

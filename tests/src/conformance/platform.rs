@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 use apify_core::client::{ApifyClient, Environment};
 use apify_core::error::Error;
 use apify_core::models::{ActorJobStatus, RecordValue};
-use apify_local::platform::{LocalActor, PlatformOptions};
+use apify_local::platform::{LocalActor, PlatformOptions, WebhookRetries};
 use serde_json::{Value, json};
 
 use super::storage::TOKEN;
 use super::{Mode, Outcome, Scenario, Step, Target, client_for, ensure};
 use crate::Emulator;
+use crate::server::{RecordedRequest, Reply, ScriptedServer};
 
 /// The platform scenarios, by name.
 pub(crate) fn scenarios<D: Environment, M: Mode<D>>() -> Vec<Scenario<D, M>> {
@@ -24,6 +25,7 @@ pub(crate) fn scenarios<D: Environment, M: Mode<D>>() -> Vec<Scenario<D, M>> {
         ("platform: run-sync, and the concurrent-runs limit", run_sync_and_limit),
         ("platform: metamorph, reboot and resurrect", metamorph_reboot_resurrect),
         ("platform: tasks, their merged input and last run", tasks),
+        ("platform: webhooks delivered to a loopback listener, retried, tested", webhooks),
     ]
 }
 
@@ -342,5 +344,115 @@ fn tasks<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
     ensure!(gone.is_none(), "the task is still there: {gone:?}");
     let kept = m.call(c.run(&run.id).get()).step("a deleted task's run")?;
     ensure!(kept.is_some(), "the task's run went with it");
+    Ok(())
+}
+
+/// Waits until the receiver has `n` requests.
+fn received(receiver: &ScriptedServer, n: usize) -> Result<Vec<RecordedRequest>, String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = receiver.requests();
+        if got.len() >= n {
+            return Ok(got);
+        }
+        ensure!(Instant::now() < deadline, "the receiver got {} of {n} calls: {got:?}", got.len());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn webhooks<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
+    let l = local(t, |o| o.webhook_retries = WebhookRetries { first_wait: Duration::from_millis(50), max_retries: 2 });
+    let c = &l.client;
+    let m = &t.mode;
+    let receiver = ScriptedServer::start();
+    // The first call of /hook fails; the retry is answered.
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    receiver.route(http::Method::POST, "/hook", move |_| {
+        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Reply::status(500)
+        } else {
+            Reply::json(200, json!({"ok": true}))
+        }
+    });
+    receiver.set_fallback(|_| Reply::text(200, "thanks"));
+    let template =
+        r#"{"run": {{resource.id}}, "note": "dataset {{resource.defaultDatasetId}}", "event": {{eventType}}}"#;
+    let hook = m
+        .call(
+            c.webhooks()
+                .create(["ACTOR.RUN.SUCCEEDED"], &receiver.url("/hook?secret=s1"))
+                .actor_id("scripted")
+                .payload_template(template)
+                .should_interpolate_strings(true)
+                .headers_template(r#"{"X-Secret": "s2"}"#),
+        )
+        .step("create a webhook")?;
+    let refused = m.call(c.webhooks().create(["ACTOR.RUN.SUCCEEDED"], "http://example.com/hook").actor_id("scripted"));
+    ensure!(
+        matches!(&refused, Err(Error::Api(e)) if e.status == 400 && e.message.contains("loopback")),
+        "a webhook to example.com gave {refused:?}"
+    );
+    let run = m.call(c.actor("scripted").call().input(json!({"items": 1}))).step("a run")?.ok_or("no run")?;
+    let ad_hoc = json!({"eventTypes": ["ACTOR.RUN.FAILED"], "requestUrl": receiver.url("/ad-hoc")});
+    let failed = m
+        .call(c.actor("scripted").call().input(json!({"exit": 3})).webhooks(&[ad_hoc]))
+        .step("a failing run with an ad-hoc webhook")?
+        .ok_or("no run")?;
+    ensure!(failed.status == ActorJobStatus::Failed, "the failing run ended {}", failed.status);
+    let got = received(&receiver, 3)?;
+    let hook_calls: Vec<&RecordedRequest> = got.iter().filter(|r| r.path() == "/hook").collect();
+    ensure!(hook_calls.len() == 2, "calls of /hook: {hook_calls:?}");
+    for r in &hook_calls {
+        ensure!(r.query_param("secret").as_deref() == Some("s1"), "the query is kept: {:?}", r.uri);
+        ensure!(r.header("x-secret") == Some("s2"), "the headers template is sent: {:?}", r.headers);
+        ensure!(r.header("x-apify-webhook") == Some(hook.id.as_str()), "X-Apify-Webhook: {:?}", r.headers);
+        let expected = json!({"run": run.id, "note": format!("dataset {}", run.default_dataset_id), "event": "ACTOR.RUN.SUCCEEDED"});
+        ensure!(r.json() == expected, "the payload {} is not {expected}", r.json());
+    }
+    let adhoc = got.iter().find(|r| r.path() == "/ad-hoc").ok_or("no call of the ad-hoc webhook")?;
+    let body = adhoc.json();
+    ensure!(body["eventType"] == "ACTOR.RUN.FAILED", "ad-hoc payload {body}");
+    ensure!(body["eventData"]["actorRunId"] == failed.id.as_str(), "ad-hoc eventData {}", body["eventData"]);
+    ensure!(
+        body["resource"]["status"] == "FAILED" && body["resource"]["exitCode"] == 3,
+        "resource {}",
+        body["resource"]
+    );
+    ensure!(body["userId"].is_string() && body["createdAt"].is_string(), "the default payload: {body}");
+    // The dispatch of /hook: two calls, the first one failed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let dispatch = loop {
+        let page = m.call(c.webhook(&hook.id).dispatches().list()).step("the webhook's dispatches")?;
+        let d = page.items.first().cloned().ok_or("no dispatch")?;
+        if d.calls.as_ref().is_some_and(|c| c.len() == 2) || Instant::now() > deadline {
+            break d;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let calls = dispatch.calls.clone().unwrap_or_default();
+    ensure!(calls.len() == 2, "calls {calls:?}");
+    ensure!(calls[0].response_status == Some(500) && calls[1].response_status == Some(200), "calls {calls:?}");
+    ensure!(serde_json::to_value(&dispatch.status).ok() == Some(json!("SUCCEEDED")), "dispatch {:?}", dispatch.status);
+    let one = m.call(c.webhook_dispatch(&dispatch.id).get()).step("the dispatch")?.ok_or("no dispatch")?;
+    ensure!(one.webhook_id == hook.id, "dispatch of {}", one.webhook_id);
+    // A test call, the lists, and a deleted webhook fires no more.
+    let test = m.call(c.webhook(&hook.id).test()).step("test the webhook")?;
+    ensure!(serde_json::to_value(&test.event_type).ok() == Some(json!("TEST")), "test dispatch {test:?}");
+    let got = received(&receiver, 4)?;
+    ensure!(got[3].json()["event"] == "TEST", "the test call: {}", got[3].json());
+    let all = m.call(c.webhook_dispatches().list()).step("every dispatch")?;
+    ensure!(all.total == 3, "{} dispatches", all.total);
+    let of_actor = m.call(c.actor("scripted").webhooks().list()).step("the Actor's webhooks")?;
+    ensure!(
+        of_actor.items.iter().map(|w| w.id.as_str()).collect::<Vec<_>>() == [hook.id.as_str()],
+        "{:?}",
+        of_actor.items
+    );
+    let listed = m.call(c.webhook(&hook.id).get()).step("get the webhook")?.ok_or("no webhook")?;
+    ensure!(listed.stats.as_ref().and_then(|s| s.total_dispatches) == Some(2), "stats {:?}", listed.stats);
+    m.call(c.webhook(&hook.id).delete()).step("delete the webhook")?;
+    m.call(c.actor("scripted").call()).step("a run after the delete")?;
+    std::thread::sleep(Duration::from_millis(200));
+    ensure!(receiver.request_count() == 4, "a deleted webhook was called: {:?}", receiver.requests());
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use apify_local::api::{ApiConfig, LocalApi};
 use apify_local::fsio::Durability;
-use apify_local::platform::{LocalActor, PlatformOptions, check_unique, read_actors_file};
+use apify_local::platform::{LocalActor, PlatformOptions, WebhookRetries, check_unique, read_actors_file};
 use apify_local::server::{Server, ServerOptions};
 use apify_local::storage::{StorageConfig, Storages};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -80,6 +80,13 @@ enum Command {
         /// From SIGTERM to SIGKILL when a run is aborted, times out or the server stops (ms).
         #[arg(long, default_value_t = 3_000)]
         kill_grace_ms: u64,
+        /// The wait before a failed webhook call is retried, doubling after each (ms; the
+        /// platform's is a minute).
+        #[arg(long, default_value_t = 60_000)]
+        webhook_retry_ms: u64,
+        /// Retries of a failed webhook call (the platform's: 11).
+        #[arg(long, default_value_t = 11)]
+        webhook_max_retries: u32,
     },
 }
 
@@ -159,6 +166,8 @@ fn serve(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         actors_file,
         max_concurrent_runs,
         kill_grace_ms,
+        webhook_retry_ms,
+        webhook_max_retries,
     } = command;
     init_logging(log_level);
     let mut local_actors = match &actors_file {
@@ -198,6 +207,10 @@ fn serve(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             max_concurrent_runs: max_concurrent_runs as usize,
             workdir: std::env::current_dir()?,
             kill_grace: Duration::from_millis(kill_grace_ms),
+            webhook_retries: WebhookRetries {
+                first_wait: Duration::from_millis(webhook_retry_ms),
+                max_retries: webhook_max_retries,
+            },
             ..PlatformOptions::default()
         },
     };

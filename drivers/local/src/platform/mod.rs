@@ -11,6 +11,8 @@ mod logs;
 mod process;
 mod runs;
 mod tasks;
+mod template;
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -30,12 +32,14 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, watch};
 
 pub use actors::{ActorSpecError, LocalActor, check_unique, read_actors_file};
+pub use webhooks::WebhookRetries;
 
 use crate::api::{ApiFailure, ApiResult, Call, LocalApi, Query, data, method_not_allowed};
 use crate::format::timestamp::format_api;
 use logs::{AnsiStripper, ChannelBody};
 use runs::{RunRecord, Status};
 use tasks::TaskRecord;
+use webhooks::Webhooks;
 
 /// A response body of the emulator: whole, or streamed (a followed log).
 pub(crate) type ServerBody = BoxBody<Bytes, Infallible>;
@@ -60,6 +64,8 @@ pub struct PlatformOptions {
     pub graceful_abort_grace: Duration,
     /// Longest hold of a `waitForFinish` request (the platform's is 60 s).
     pub max_wait: Duration,
+    /// How webhook dispatches are retried.
+    pub webhook_retries: WebhookRetries,
 }
 
 impl Default for PlatformOptions {
@@ -71,6 +77,7 @@ impl Default for PlatformOptions {
             kill_grace: Duration::from_secs(3),
             graceful_abort_grace: Duration::from_secs(30),
             max_wait: MAX_WAIT,
+            webhook_retries: WebhookRetries::default(),
         }
     }
 }
@@ -150,6 +157,7 @@ pub(crate) struct Platform {
     runs: Mutex<BTreeMap<String, Arc<RunHandle>>>,
     /// Held across a task's save, so saves land in the order the changes were made.
     tasks: tokio::sync::Mutex<BTreeMap<String, TaskRecord>>,
+    webhooks: Arc<Webhooks>,
     active: AtomicUsize,
     shutting_down: AtomicBool,
     supervisors: Mutex<tokio::task::JoinSet<()>>,
@@ -234,7 +242,12 @@ impl Platform {
             }
             runs.insert(r.id.clone(), Arc::new(RunHandle::new(r)));
         }
+        let webhooks = Webhooks::open(&root, durability, &api.config().user_id, options.webhook_retries);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            webhooks.resume();
+        }
         Arc::new(Self {
+            webhooks,
             api,
             base_url,
             options,
@@ -301,6 +314,20 @@ impl Platform {
         })
         .await;
         tracing::info!(run_id = %run.id, status = status.as_str(), exit_code, "run finished");
+        let event = match status {
+            Status::Succeeded => "ACTOR.RUN.SUCCEEDED",
+            Status::TimedOut => "ACTOR.RUN.TIMED_OUT",
+            Status::Aborted => "ACTOR.RUN.ABORTED",
+            _ => "ACTOR.RUN.FAILED",
+        };
+        self.fire_run(run, event).await;
+    }
+
+    /// Fires a run event for the webhooks it concerns.
+    async fn fire_run(&self, run: &RunHandle, event: &str) {
+        let r = run.record();
+        let data = json!({"actorId": r.act_id, "actorTaskId": r.actor_task_id, "actorRunId": r.id});
+        self.webhooks.fire(event, data, r.to_object(self.api.config(), &self.base_url)).await;
     }
 
     /// Stops every run (SIGTERM, then SIGKILL) and waits for their supervisors.
@@ -378,7 +405,18 @@ impl Platform {
         let rest = path.strip_prefix("/v2/").unwrap_or("");
         let raw: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
         let first = raw.first().copied().unwrap_or("");
-        if !matches!(first, "acts" | "actors" | "actor-tasks" | "actor-runs" | "actor-builds" | "logs" | "users") {
+        if !matches!(
+            first,
+            "acts"
+                | "actors"
+                | "actor-tasks"
+                | "actor-runs"
+                | "actor-builds"
+                | "logs"
+                | "users"
+                | "webhooks"
+                | "webhook-dispatches"
+        ) {
             return Routed::Storage(req, None);
         }
         if let Err(f) = self.api.authorize_request(&req) {
@@ -467,7 +505,14 @@ impl Platform {
                 match *m {
                     Method::GET => answer(data(StatusCode::OK, page(vec![self.build_short(actor)], &call.query)?)),
                     // A local build has nothing to do: it is the one that always succeeded.
-                    Method::POST => answer(data(StatusCode::CREATED, self.build(actor))),
+                    Method::POST => {
+                        let build = self.build(actor);
+                        let event = json!({"actorId": actor.id, "actorBuildId": actor.build_id()});
+                        for kind in ["ACTOR.BUILD.CREATED", "ACTOR.BUILD.SUCCEEDED"] {
+                            self.webhooks.fire(kind, event.clone(), build.clone()).await;
+                        }
+                        answer(data(StatusCode::CREATED, build))
+                    }
                     _ => Err(method_not_allowed(m, &["GET", "POST"])),
                 }
             }
@@ -532,6 +577,16 @@ impl Platform {
                 self.run_route(run, tail, call, &raw_rest(4), query, parts).await
             }
             ["actor-tasks", tail @ ..] => self.task_route(tail, call, &raw_rest, query, parts).await,
+            ["actors", id, "webhooks"] => {
+                let actor = self.actor(id)?;
+                only_get(m)?;
+                let id = actor.id.clone();
+                let list = self.webhooks.list(&call.query, |w| w.condition.actor_id.as_deref() == Some(&id)).await?;
+                answer(data(StatusCode::OK, list))
+            }
+            ["webhooks" | "webhook-dispatches", ..] => {
+                self.webhook_route(&segs, call).await.map(|r| Routed::Answer(full(r)))
+            }
             ["actor-runs"] => {
                 only_get(m)?;
                 self.list_runs(Owner::Any, call).map(|r| Routed::Answer(full(r)))
@@ -706,6 +761,7 @@ impl Platform {
             })
         });
         let max_total_charge_usd = max_total_charge_usd.transpose()?.or(saved.max_total_charge_usd);
+        let ad_hoc = Webhooks::parse_ad_hoc(q)?;
         let (input, content_type) = match task {
             None => (call.body()?, input_content_type(call)),
             Some(t) => {
@@ -761,6 +817,8 @@ impl Platform {
         *run.control.lock().unwrap_or_else(PoisonError::into_inner) = Some(tx);
         self.runs.lock().unwrap_or_else(PoisonError::into_inner).insert(run.id.clone(), run.clone());
         tracing::info!(run_id = %run.id, actor = %actor.name, "run started");
+        self.webhooks.add_ad_hoc(&run.id, ad_hoc).await;
+        self.fire_run(&run, "ACTOR.RUN.CREATED").await;
         self.supervisors.lock().unwrap_or_else(PoisonError::into_inner).spawn(process::supervise(
             self.clone(),
             run.clone(),
@@ -831,6 +889,7 @@ impl Platform {
             }
         })
         .await;
+        self.fire_run(run, "ACTOR.RUN.RESURRECTED").await;
         self.supervisors.lock().unwrap_or_else(PoisonError::into_inner).spawn(process::supervise(
             self.clone(),
             run.clone(),

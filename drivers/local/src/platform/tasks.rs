@@ -426,6 +426,13 @@ impl Platform {
                 let actor = self.task_actor(&task)?;
                 self.run_sync(&actor, Some(&task), kind, call, query, parts).await
             }
+            ["webhooks"] => {
+                super::only_get(m)?;
+                let id = task.id.clone();
+                let list =
+                    self.webhooks.list(&call.query, |w| w.condition.actor_task_id.as_deref() == Some(&id)).await?;
+                answer(data(StatusCode::OK, list))
+            }
             ["runs", "last", tail @ ..] => {
                 let run = self.last_run(Owner::Task(&task.id), &call.query)?;
                 self.run_route(run, tail, call, &raw_rest(4), query, parts).await
@@ -435,7 +442,7 @@ impl Platform {
     }
 
     /// A task by its ID or `username~name`.
-    async fn task(&self, id: &str) -> ApiResult<TaskRecord> {
+    pub(super) async fn task(&self, id: &str) -> ApiResult<TaskRecord> {
         let username = &self.api.config().username;
         self.tasks
             .lock()
