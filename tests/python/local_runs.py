@@ -89,6 +89,18 @@ assert client.task(task.id).last_run(status='SUCCEEDED').get().id == task_run.id
 assert client.task(task.id).get_input() == {'items': 1, 'output': 'task'}, 'the task\'s input is unchanged'
 assert [t.id for t in client.tasks().list().items] == [task.id], 'tasks list'
 
+# An Actor created through the API from source files; the version's env vars reach it.
+made = client.actors().create(name='py-made', versions=[{
+    'versionNumber': '0.1', 'sourceType': 'SOURCE_FILES', 'buildTag': 'latest',
+    'envVars': [{'name': 'WHO', 'value': 'python'}],
+    'sourceFiles': [{'name': 'main.py', 'format': 'TEXT', 'content': 'import os\nprint("made by", os.environ["WHO"])\n'}],
+}])
+made_run = client.actor(made.id).call()
+assert status(made_run) == 'SUCCEEDED', f'the created Actor\'s run {made_run}'
+assert 'made by python' in client.run(made_run.id).log().get(), 'the created Actor\'s log'
+client.actor(made.id).delete()
+assert client.actor('py-made').get() is None, 'the created Actor is deleted'
+
 # Webhooks: one of the Actor, created with the client; an ad-hoc one of a start; the SDK's
 # Actor.add_webhook inside a run.
 hook = client.webhooks().create(event_types=['ACTOR.RUN.SUCCEEDED'], request_url=HOOK + '/persistent',

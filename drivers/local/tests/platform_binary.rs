@@ -231,11 +231,19 @@ fn tasks_and_finished_runs_survive_a_restart() {
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
     let run_id = run["id"].as_str().unwrap().to_owned();
     assert!(log_of(&server.url, &run_id).contains(&format!("task {task_id}")), "ACTOR_TASK_ID is set");
+    // An Actor created through the API is kept too, with its sources.
+    let made = br#"{"name": "made", "versions": [{"versionNumber": "0.1", "sourceType": "SOURCE_FILES",
+        "sourceFiles": [{"name": "Dockerfile", "content": "CMD echo made here"}]}]}"#;
+    let (status, body) = call(&server.url, "POST", "/v2/acts", None, made);
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
     let pid = server.child.id().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     assert!(server.wait(Duration::from_secs(10)).success());
 
     let server = serve(&storage, &["--actor", actor]);
+    let made_run = run_of(&server.url, "made", "waitForFinish=20");
+    assert_eq!(made_run["status"], "SUCCEEDED", "{made_run}");
+    assert!(log_of(&server.url, made_run["id"].as_str().unwrap()).contains("made here"));
     let (status, task) = call(&server.url, "GET", &format!("/v2/actor-tasks/{task_id}"), None, b"");
     assert_eq!(status, 200);
     let task = json(&task)["data"].clone();

@@ -107,7 +107,7 @@ async fn main() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let mut cfg = StorageConfig::new(dir.path().join("storage"));
-    cfg.durability = Durability::Full;
+    cfg.durability = if args.iter().any(|a| a == "--relaxed") { Durability::Relaxed } else { Durability::Full };
     let api = LocalApi::new(
         std::sync::Arc::new(Storages::new(cfg)),
         ApiConfig { public_base: String::new(), ..ApiConfig::default() },
@@ -124,7 +124,10 @@ async fn main() {
     let server = Server::bind_with(([127, 0, 0, 1], 0).into(), api, options).await.expect("bind");
     let client = ApifyClient::from_config(Config::new().with_api_url(&server.url()).expect("url"));
 
-    println!("local runs, {calls} calls each (medians), durability full");
+    println!(
+        "local runs, {calls} calls each (medians), durability {:?}",
+        if args.iter().any(|a| a == "--relaxed") { "relaxed" } else { "full" }
+    );
     // Warm up both paths once.
     let _ = spawn_floor(3);
     client.actor("trivial").call().await.expect("call");

@@ -26,6 +26,7 @@ pub(crate) fn scenarios<D: Environment, M: Mode<D>>() -> Vec<Scenario<D, M>> {
         ("platform: metamorph, reboot and resurrect", metamorph_reboot_resurrect),
         ("platform: tasks, their merged input and last run", tasks),
         ("platform: webhooks delivered to a loopback listener, retried, tested", webhooks),
+        ("platform: an Actor created through the API, its versions and env vars", created_actor),
     ]
 }
 
@@ -454,5 +455,72 @@ fn webhooks<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
     m.call(c.actor("scripted").call()).step("a run after the delete")?;
     std::thread::sleep(Duration::from_millis(200));
     ensure!(receiver.request_count() == 4, "a deleted webhook was called: {:?}", receiver.requests());
+    Ok(())
+}
+
+fn created_actor<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
+    let l = local(t, |_| {});
+    let c = &l.client;
+    let m = &t.mode;
+    let main = "import os\nprint('hello', os.environ.get('GREETING'), os.path.basename(os.getcwd()), flush=True)\n";
+    let version = |number: &str, text: &str| {
+        json!({"versionNumber": number, "sourceType": "SOURCE_FILES", "buildTag": "latest",
+               "envVars": [{"name": "GREETING", "value": text}],
+               "sourceFiles": [{"name": "main.py", "format": "TEXT", "content": main},
+                               {"name": "Dockerfile", "format": "TEXT", "content": "FROM apify/actor-python\nCMD [\"python3\", \"main.py\"]\n"}]})
+    };
+    let made = m
+        .call(c.actors().create("made").title("Made here").versions([version("0.1", "world")]))
+        .step("create an Actor")?;
+    ensure!(made.name == "made" && made.title.as_deref() == Some("Made here"), "created {made:?}");
+    let run = m.call(c.actor("made").call()).step("call the created Actor")?.ok_or("no run")?;
+    ensure!(run.status == ActorJobStatus::Succeeded, "ended as {} (exit {:?})", run.status, run.exit_code);
+    let log = m.call(c.run(&run.id).log().get()).step("its log")?.unwrap_or_default();
+    ensure!(
+        log.contains("hello world 0.1"),
+        "the Dockerfile's CMD ran in the version's folder with its env vars: {log}"
+    );
+    // An env var changed through its own route, a new version: the next run uses them.
+    m.call(c.actor("made").version("0.1").env_var("GREETING").update("GREETING", "there"))
+        .step("update the env var")?;
+    let run = m.call(c.actor("made").call()).step("call again")?.ok_or("no run")?;
+    let log = m.call(c.run(&run.id).log().get()).step("its log")?.unwrap_or_default();
+    ensure!(log.contains("hello there 0.1"), "the changed env var: {log}");
+    let mut v2 = version("0.2", "two");
+    v2["buildTag"] = json!("latest");
+    m.call(c.actor("made").version("0.1").update().build_tag("old")).step("retag 0.1")?;
+    m.call(
+        c.actor("made").update().versions([
+            m.call(c.actor("made").version("0.1").get())
+                .step("get 0.1")?
+                .map(|v| serde_json::to_value(v).unwrap_or_default())
+                .ok_or("no 0.1")?,
+            v2,
+        ]),
+    )
+    .step("add version 0.2")?;
+    let versions = m.call(c.actor("made").versions().list()).step("versions")?;
+    ensure!(versions.items.len() == 2, "versions {:?}", versions.items);
+    let run = m.call(c.actor("made").call()).step("call 0.2")?.ok_or("no run")?;
+    let log = m.call(c.run(&run.id).log().get()).step("its log")?.unwrap_or_default();
+    ensure!(log.contains("hello two 0.2"), "the latest version runs: {log}");
+    // What cannot be: a second "made", a GIT_REPO version, changing a declared Actor.
+    let twice = m.call(c.actors().create("made"));
+    ensure!(matches!(&twice, Err(Error::Api(e)) if e.status == 409), "a second made gave {twice:?}");
+    let git = json!({"versionNumber": "0.1", "sourceType": "GIT_REPO", "gitRepoUrl": "https://example.com/x.git"});
+    let refused = m.call(c.actors().create("from-git").versions([git]));
+    ensure!(
+        matches!(&refused, Err(Error::Api(e)) if e.status == 400 && e.message.contains("SOURCE_FILES")),
+        "GIT_REPO gave {refused:?}"
+    );
+    let declared = m.call(c.actor("scripted").update().title("no"));
+    ensure!(
+        matches!(&declared, Err(Error::Api(e)) if e.status == 400 && e.message.contains("declared")),
+        "{declared:?}"
+    );
+    let listed = m.call(c.actors().list()).step("list Actors")?;
+    ensure!(listed.items.iter().any(|a| a.name == "made") && listed.total == 3, "Actors {:?}", listed.items);
+    m.call(c.actor("made").delete()).step("delete the created Actor")?;
+    ensure!(m.call(c.actor("made").get()).step("get it")?.is_none(), "the deleted Actor is still there");
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! described with the platform's Actor, version and build shapes.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -25,6 +25,9 @@ pub struct LocalActor {
     pub timeout_secs: u64,
     /// Default memory in megabytes (reported as `ACTOR_MEMORY_MBYTES`).
     pub memory_mbytes: u64,
+    /// Where its command runs, when not in the emulator's working directory (an Actor
+    /// created through the API runs in its sources' folder).
+    pub(crate) workdir: Option<PathBuf>,
 }
 
 /// Why an Actor declaration was refused.
@@ -84,6 +87,7 @@ impl LocalActor {
             env: BTreeMap::new(),
             timeout_secs: 0,
             memory_mbytes: DEFAULT_MEMORY_MBYTES,
+            workdir: None,
         })
     }
 

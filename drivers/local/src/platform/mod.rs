@@ -7,6 +7,7 @@
 //! marked `FAILED` when the folder is served again.
 
 mod actors;
+mod created;
 mod logs;
 mod process;
 mod runs;
@@ -158,6 +159,10 @@ pub(crate) struct Platform {
     /// Held across a task's save, so saves land in the order the changes were made.
     tasks: tokio::sync::Mutex<BTreeMap<String, TaskRecord>>,
     webhooks: Arc<Webhooks>,
+    /// Actors created through the API, by ID.
+    created: Mutex<BTreeMap<String, created::ActorRecord>>,
+    /// Held across a created Actor's save, so saves land in the order they were made.
+    created_saving: tokio::sync::Mutex<()>,
     active: AtomicUsize,
     shutting_down: AtomicBool,
     supervisors: Mutex<tokio::task::JoinSet<()>>,
@@ -246,7 +251,10 @@ impl Platform {
         if tokio::runtime::Handle::try_current().is_ok() {
             webhooks.resume();
         }
+        let made = created::load_all(&root).into_iter().map(|a| (a.id.clone(), a)).collect();
         Arc::new(Self {
+            created: Mutex::new(made),
+            created_saving: tokio::sync::Mutex::new(()),
             webhooks,
             api,
             base_url,
@@ -342,13 +350,33 @@ impl Platform {
         while set.join_next().await.is_some() {}
     }
 
-    fn actor(&self, id: &str) -> ApiResult<&LocalActor> {
+    /// A declared or created Actor by ID or name.
+    fn actor(&self, id: &str) -> ApiResult<LocalActor> {
         let username = &self.api.config().username;
-        self.options
-            .actors
-            .iter()
+        self.all_actors()
+            .into_iter()
             .find(|a| a.is_named_by(id, username))
             .ok_or_else(|| not_found(&format!("Actor {id:?}")))
+    }
+
+    /// The declared Actors, then those created through the API.
+    fn all_actors(&self) -> Vec<LocalActor> {
+        let root = &self.api.storages().config().root;
+        let mut made: Vec<&created::ActorRecord> = Vec::new();
+        let created = self.lock_created();
+        made.extend(created.values());
+        made.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+        self.options.actors.iter().cloned().chain(made.into_iter().map(|a| a.to_local(root))).collect()
+    }
+
+    /// Whether `id` names an Actor created through the API.
+    fn is_created(&self, id: &str) -> bool {
+        let Ok(actor) = self.actor(id) else { return false };
+        self.lock_created().contains_key(&actor.id)
+    }
+
+    fn lock_created(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, created::ActorRecord>> {
+        self.created.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn run(&self, id: &str) -> ApiResult<Arc<RunHandle>> {
@@ -462,38 +490,42 @@ impl Platform {
             },
             ["actors"] => match *m {
                 Method::GET => {
-                    let items = self.options.actors.iter().map(|a| self.actor_short(a)).collect();
+                    let items = self.all_actors().iter().map(|a| self.actor_short(a)).collect();
                     answer(data(StatusCode::OK, page(items, &call.query)?))
                 }
-                Method::POST => Err(ApiFailure::bad_request(
-                    "The local platform's Actors are declared when it starts: apify-local serve --actor NAME=COMMAND (or --actors FILE)",
-                )),
+                Method::POST => answer(self.create_actor(call).await?),
                 _ => Err(method_not_allowed(m, &["GET", "POST"])),
             },
             ["actors", id] => {
-                let actor = self.actor(id)?;
+                let actor = &self.actor(id)?;
                 match *m {
                     Method::GET => {
+                        let made = self.lock_created().get(&actor.id).cloned();
+                        if let Some(made) = made {
+                            return answer(data(StatusCode::OK, self.created_object(&made)));
+                        }
                         let total = self.runs_of(Owner::Actor(&actor.id)).len();
                         answer(data(
                             StatusCode::OK,
                             actors::actor_object(self.api.config(), actor, &self.created_at, total),
                         ))
                     }
-                    Method::PUT | Method::DELETE => Err(ApiFailure::bad_request(
-                        "The local platform's Actors are declared when it starts and cannot be changed through the API",
-                    )),
-                    _ => Err(method_not_allowed(m, &["GET", "PUT", "DELETE"])),
+                    _ => answer(self.change_actor(id, &[], call).await?),
                 }
             }
+            ["actors", id, tail @ ..]
+                if tail.first() == Some(&"versions") && (*m != Method::GET || self.is_created(id)) =>
+            {
+                answer(self.change_actor(id, tail, call).await?)
+            }
             ["actors", id, "versions"] => {
-                let actor = self.actor(id)?;
+                let actor = &self.actor(id)?;
                 only_get(m)?;
                 let items = vec![actors::version_object(actor)];
                 answer(data(StatusCode::OK, json!({"total": 1, "items": items})))
             }
             ["actors", id, "versions", v] => {
-                let actor = self.actor(id)?;
+                let actor = &self.actor(id)?;
                 only_get(m)?;
                 if *v != actors::VERSION {
                     return Err(not_found(&format!("Version {v:?}")));
@@ -501,7 +533,7 @@ impl Platform {
                 answer(data(StatusCode::OK, actors::version_object(actor)))
             }
             ["actors", id, "builds"] => {
-                let actor = self.actor(id)?;
+                let actor = &self.actor(id)?;
                 match *m {
                     Method::GET => answer(data(StatusCode::OK, page(vec![self.build_short(actor)], &call.query)?)),
                     // A local build has nothing to do: it is the one that always succeeded.
@@ -517,12 +549,12 @@ impl Platform {
                 }
             }
             ["actors", id, "builds", "default"] => {
-                let actor = self.actor(id)?;
+                let actor = &self.actor(id)?;
                 only_get(m)?;
                 answer(data(StatusCode::OK, self.build(actor)))
             }
             ["actors", id, "builds", build_id, tail @ ..] => {
-                let actor = self.actor(id)?;
+                let actor = &self.actor(id)?;
                 if *build_id != actor.build_id() {
                     return Err(not_found(&format!("Build {build_id:?}")));
                 }
@@ -530,20 +562,19 @@ impl Platform {
             }
             ["actor-builds"] => {
                 only_get(m)?;
-                let items = self.options.actors.iter().map(|a| self.build_short(a)).collect();
+                let items = self.all_actors().iter().map(|a| self.build_short(a)).collect();
                 answer(data(StatusCode::OK, page(items, &call.query)?))
             }
             ["actor-builds", build_id, tail @ ..] => {
                 let actor = self
-                    .options
-                    .actors
-                    .iter()
+                    .all_actors()
+                    .into_iter()
                     .find(|a| a.build_id() == *build_id)
                     .ok_or_else(|| not_found(&format!("Build {build_id:?}")))?;
-                self.build_route(actor, tail, call)
+                self.build_route(&actor, tail, call)
             }
             ["actors", id, "runs"] => {
-                let actor = self.actor(id)?.clone();
+                let actor = self.actor(id)?;
                 match *m {
                     Method::GET => self.list_runs(Owner::Actor(&actor.id), call).map(|r| Routed::Answer(full(r))),
                     Method::POST => {
@@ -557,19 +588,19 @@ impl Platform {
                 }
             }
             ["actors", id, kind @ ("run-sync" | "run-sync-get-dataset-items")] => {
-                let actor = self.actor(id)?.clone();
+                let actor = self.actor(id)?;
                 if *m != Method::GET && *m != Method::POST {
                     return Err(method_not_allowed(m, &["GET", "POST"]));
                 }
                 self.run_sync(&actor, None, kind, call, query, parts).await
             }
             ["actors", id, "runs", "last", tail @ ..] => {
-                let actor = self.actor(id)?;
+                let actor = &self.actor(id)?;
                 let run = self.last_run(Owner::Actor(&actor.id), &call.query)?;
                 self.run_route(run, tail, call, &raw_rest(4), query, parts).await
             }
             ["actors", id, "runs", run_id, tail @ ..] => {
-                let actor = self.actor(id)?;
+                let actor = &self.actor(id)?;
                 let run = self.run(run_id)?;
                 if run.record().act_id != actor.id {
                     return Err(not_found(&format!("Actor run {run_id:?}")));
@@ -578,7 +609,7 @@ impl Platform {
             }
             ["actor-tasks", tail @ ..] => self.task_route(tail, call, &raw_rest, query, parts).await,
             ["actors", id, "webhooks"] => {
-                let actor = self.actor(id)?;
+                let actor = &self.actor(id)?;
                 only_get(m)?;
                 let id = actor.id.clone();
                 let list = self.webhooks.list(&call.query, |w| w.condition.actor_id.as_deref() == Some(&id)).await?;
@@ -733,6 +764,16 @@ impl Platform {
                 "The emulator is shutting down",
             ));
         }
+        if actor.command.is_empty() {
+            return Err(ApiFailure::new(
+                StatusCode::BAD_REQUEST,
+                "actor-build-not-found",
+                format!(
+                    "Actor {:?} has no version the local platform can run: give a SOURCE_FILES version with a Dockerfile CMD, main.py, src/__main__.py, main.js or a package.json start script",
+                    actor.name
+                ),
+            ));
+        }
         let q = &call.query;
         let saved = task.map(|t| t.options.clone()).unwrap_or_default();
         let timeout_secs = q.u64("timeout")?.or(saved.timeout_secs).unwrap_or(actor.timeout_secs);
@@ -829,7 +870,7 @@ impl Platform {
 
     /// A declared Actor by its ID.
     pub(crate) fn actor_by_id(&self, id: &str) -> Option<LocalActor> {
-        self.options.actors.iter().find(|a| a.id == id).cloned()
+        self.all_actors().into_iter().find(|a| a.id == id)
     }
 
     /// Takes a run slot, or refuses as the platform does.
@@ -904,7 +945,7 @@ impl Platform {
         let target = call.query.str("targetActorId").ok_or_else(|| {
             ApiFailure::new(StatusCode::BAD_REQUEST, "parameter-required", "targetActorId is required")
         })?;
-        let target = self.actor(target)?.clone();
+        let target = self.actor(target)?;
         if run.status() != Status::Running {
             return Err(ApiFailure::bad_request("Only a running run can be metamorphed"));
         }

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::logs::{LogWriter, Stream};
 use super::runs::Status;
-use super::{Control, Platform, RunHandle};
+use super::{Control, LocalActor, Platform, RunHandle};
 
 /// `$1` is the Actor's command. The watchdog (fd 3 = the emulator's pipe) is started
 /// before TERM is ignored, so SIGTERM still ends it; the Actor gets the default signal
@@ -144,7 +144,8 @@ pub(crate) fn environment(
     env
 }
 
-fn command(platform: &Platform, actor_command: &str, env: &[(String, String)]) -> Command {
+fn command(platform: &Platform, actor: &LocalActor, env: &[(String, String)]) -> Command {
+    let actor_command = actor.command.as_str();
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(WRAPPER).arg("apify-local-run").arg(actor_command);
     for (k, _) in std::env::vars_os() {
@@ -155,7 +156,7 @@ fn command(platform: &Platform, actor_command: &str, env: &[(String, String)]) -
         }
     }
     cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    cmd.current_dir(&platform.options.workdir);
+    cmd.current_dir(actor.workdir.as_ref().unwrap_or(&platform.options.workdir));
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     #[cfg(unix)]
     cmd.process_group(0);
@@ -258,7 +259,7 @@ pub(crate) async fn supervise(
             return;
         };
         let env = environment(&platform, &record, &actor.env, timeout_at);
-        let mut child = match command(&platform, &actor.command, &env).spawn() {
+        let mut child = match command(&platform, &actor, &env).spawn() {
             Ok(c) => c,
             Err(e) => {
                 let message = format!("The Actor's command could not be started: {e}");
