@@ -385,7 +385,7 @@ fn webhooks<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
                 .actor_id("scripted")
                 .payload_template(template)
                 .should_interpolate_strings(true)
-                .headers_template(r#"{"X-Secret": "s2"}"#),
+                .headers_template(r#"{"X-Secret": "s2", "Content-Type": "application/json"}"#),
         )
         .step("create a webhook")?;
     let refused = m.call(c.webhooks().create(["ACTOR.RUN.SUCCEEDED"], "http://example.com/hook").actor_id("scripted"));
@@ -406,6 +406,8 @@ fn webhooks<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
     for r in &hook_calls {
         ensure!(r.query_param("secret").as_deref() == Some("s1"), "the query is kept: {:?}", r.uri);
         ensure!(r.header("x-secret") == Some("s2"), "the headers template is sent: {:?}", r.headers);
+        let types: Vec<_> = r.headers.get_all("content-type").iter().collect();
+        ensure!(types == ["application/json"], "the template's Content-Type replaces the default: {types:?}");
         ensure!(r.header("x-apify-webhook") == Some(hook.id.as_str()), "X-Apify-Webhook: {:?}", r.headers);
         let expected = json!({"run": run.id, "note": format!("dataset {}", run.default_dataset_id), "event": "ACTOR.RUN.SUCCEEDED"});
         ensure!(r.json() == expected, "the payload {} is not {expected}", r.json());
@@ -501,6 +503,10 @@ fn created_actor<D: Environment, M: Mode<D>>(t: &Target<D, M>) -> Outcome {
     .step("add version 0.2")?;
     let versions = m.call(c.actor("made").versions().list()).step("versions")?;
     ensure!(versions.items.len() == 2, "versions {:?}", versions.items);
+    m.call(c.actor("made").version("0.2").env_vars().create("KEY", "s3cr3t").is_secret(true)).step("a secret")?;
+    let shown = m.call(c.actor("made").get()).step("get the Actor")?.ok_or("no Actor")?;
+    let shown = serde_json::to_string(&shown).unwrap_or_default();
+    ensure!(shown.contains("KEY") && !shown.contains("s3cr3t"), "a secret's value is not shown: {shown}");
     let run = m.call(c.actor("made").call()).step("call 0.2")?.ok_or("no run")?;
     let log = m.call(c.run(&run.id).log().get()).step("its log")?.unwrap_or_default();
     ensure!(log.contains("hello two 0.2"), "the latest version runs: {log}");

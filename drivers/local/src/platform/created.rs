@@ -185,7 +185,14 @@ pub(crate) fn command_of(files: &[SourceFile]) -> Option<String> {
                     k.eq_ignore_ascii_case(keyword).then(|| words(rest)).flatten()
                 })
             };
-            match (last("ENTRYPOINT"), last("CMD")) {
+            let shell_entrypoint = d.lines().rev().any(|l| {
+                l.trim_start().split_once(char::is_whitespace).is_some_and(|(k, rest)| {
+                    k.eq_ignore_ascii_case("ENTRYPOINT") && !rest.trim_start().starts_with('[')
+                })
+            });
+            // Docker ignores CMD after a shell-form ENTRYPOINT.
+            let cmd = if shell_entrypoint { None } else { last("CMD") };
+            match (last("ENTRYPOINT"), cmd) {
                 (Some(e), Some(c)) => return Some(format!("{e} {c}")),
                 (Some(one), None) | (None, Some(one)) => return Some(one),
                 (None, None) => {}
@@ -297,12 +304,19 @@ fn source_dir(root: &Path, id: &str, version: &str) -> PathBuf {
     root.join(ACTORS_DIR).join(id).join(version)
 }
 
-/// Writes the record and every version's sources: each version's folder is written beside
-/// and renamed into place, so a run never sees half of its sources.
-fn save(root: &Path, a: &ActorRecord, durability: Durability) -> io::Result<()> {
+/// Writes the record and the sources of the versions whose files changed since `old`:
+/// each folder is written beside and swapped into place by renames, so a run never sees
+/// half of its sources, and an unchanged version's folder is left alone (runs work in it).
+fn save(root: &Path, a: &ActorRecord, old: Option<&ActorRecord>, durability: Durability) -> io::Result<()> {
     let dir = root.join(ACTORS_DIR).join(&a.id);
     std::fs::create_dir_all(&dir)?;
     for v in &a.versions {
+        let unchanged = old.is_some_and(|o| {
+            o.versions.iter().any(|ov| ov.version_number == v.version_number && ov.source_files == v.source_files)
+        });
+        if unchanged && dir.join(&v.version_number).is_dir() {
+            continue;
+        }
         let staged = dir.join(format!(".{}.{}", v.version_number, crate::storage::new_id()));
         let written = (|| -> io::Result<()> {
             std::fs::create_dir_all(&staged)?;
@@ -318,10 +332,16 @@ fn save(root: &Path, a: &ActorRecord, durability: Durability) -> io::Result<()> 
                 std::fs::write(&path, f.bytes().map_err(|e| io::Error::other(e.message))?)?;
             }
             let target = dir.join(&v.version_number);
-            if target.exists() {
-                std::fs::remove_dir_all(&target)?;
+            let aside = dir.join(format!(".{}.old.{}", v.version_number, crate::storage::new_id()));
+            let had = target.exists();
+            if had {
+                std::fs::rename(&target, &aside)?;
             }
-            std::fs::rename(&staged, &target)
+            std::fs::rename(&staged, &target)?;
+            if had {
+                let _ = std::fs::remove_dir_all(&aside);
+            }
+            Ok(())
         })();
         if let Err(e) = written {
             let _ = std::fs::remove_dir_all(&staged);
@@ -357,7 +377,7 @@ pub(crate) fn load_all(root: &Path) -> Vec<ActorRecord> {
 
 fn version_object(v: &VersionRecord) -> Value {
     let mut o = serde_json::to_value(v).unwrap_or_default();
-    o["buildTag"] = json!(v.build_tag.as_deref().unwrap_or("latest"));
+    o["envVars"] = v.env_vars.iter().map(env_object).collect();
     o
 }
 
@@ -378,9 +398,10 @@ impl Platform {
         })
     }
 
-    /// Checks the name is free, saves and publishes the record.
-    async fn store_created(&self, a: ActorRecord) -> ApiResult<ActorRecord> {
-        let _order = self.created_saving.lock().await;
+    /// Checks the name is free, saves and publishes the record. The caller holds
+    /// `created_saving` from before it read the record until now, so no change is lost.
+    async fn store_created(&self, a: ActorRecord, _held: &tokio::sync::MutexGuard<'_, ()>) -> ApiResult<ActorRecord> {
+        let old = self.lock_created().get(&a.id).cloned();
         let taken = self.all_actors().iter().any(|o| o.name == a.name && o.id != a.id);
         if taken {
             return Err(ApiFailure::new(
@@ -392,8 +413,9 @@ impl Platform {
         let root = self.api.storages().config().root.clone();
         let durability = self.api.storages().config().durability;
         let saved = a.clone();
-        let written =
-            tokio::task::spawn_blocking(move || save(&root, &saved, durability)).await.map_err(io::Error::other);
+        let written = tokio::task::spawn_blocking(move || save(&root, &saved, old.as_ref(), durability))
+            .await
+            .map_err(io::Error::other);
         if let Err(e) = written.and_then(|r| r) {
             tracing::error!(actor_id = %a.id, error = %e, "saving an Actor failed");
             return Err(ApiFailure::new(
@@ -442,13 +464,15 @@ impl Platform {
             extra: BTreeMap::new(),
         };
         a.apply(fields, &at)?;
-        let a = self.store_created(a).await?;
+        let held = self.created_saving.lock().await;
+        let a = self.store_created(a, &held).await?;
         Ok(data(StatusCode::CREATED, self.created_object(&a)))
     }
 
     /// `PUT` and `DELETE /v2/acts/{id}`, and the writes of its versions and env vars.
     pub(super) async fn change_actor(&self, id: &str, tail: &[&str], call: &Call<'_>) -> ApiResult<Response<Bytes>> {
         let m = call.method;
+        let held = self.created_saving.lock().await;
         let mut a = self.created(id)?;
         let at = now();
         match tail {
@@ -459,11 +483,10 @@ impl Platform {
                         return Err(ApiFailure::bad_request("the Actor must be a JSON object"));
                     };
                     a.apply(fields, &at)?;
-                    let a = self.store_created(a).await?;
+                    let a = self.store_created(a, &held).await?;
                     Ok(data(StatusCode::OK, self.created_object(&a)))
                 }
                 Method::DELETE => {
-                    let _order = self.created_saving.lock().await;
                     let root = self.api.storages().config().root.join(ACTORS_DIR);
                     let aid = a.id.clone();
                     let removed = tokio::task::spawn_blocking(move || {
@@ -502,7 +525,7 @@ impl Platform {
                     }
                     a.versions.push(v.clone());
                     a.modified_at = at;
-                    self.store_created(a).await?;
+                    self.store_created(a, &held).await?;
                     Ok(data(StatusCode::CREATED, version_object(&v)))
                 }
                 _ => Err(method_not_allowed(m, &["GET", "POST"])),
@@ -527,13 +550,13 @@ impl Platform {
                         }
                         a.versions[index] = changed.clone();
                         a.modified_at = at;
-                        self.store_created(a).await?;
+                        self.store_created(a, &held).await?;
                         Ok(data(StatusCode::OK, version_object(&changed)))
                     }
                     ([], Method::DELETE) => {
                         a.versions.remove(index);
                         a.modified_at = at;
-                        self.store_created(a).await?;
+                        self.store_created(a, &held).await?;
                         Ok(no_content())
                     }
                     ([], _) => Err(method_not_allowed(m, &["GET", "PUT", "DELETE"])),
@@ -555,7 +578,7 @@ impl Platform {
                         }
                         vars.push(e.clone());
                         a.modified_at = at;
-                        self.store_created(a).await?;
+                        self.store_created(a, &held).await?;
                         Ok(data(StatusCode::CREATED, env_object(&e)))
                     }
                     (["env-vars"], _) => Err(method_not_allowed(m, &["GET", "POST"])),
@@ -575,15 +598,22 @@ impl Platform {
                                 let e: EnvVar = serde_json::from_value(merged)
                                     .map_err(|e| invalid(format!("the env var is invalid: {e}")))?;
                                 check_env_name(&e.name)?;
+                                if vars.iter().enumerate().any(|(i, o)| i != at_var && o.name == e.name) {
+                                    return Err(ApiFailure::new(
+                                        StatusCode::CONFLICT,
+                                        "env-var-already-exists",
+                                        format!("Environment variable {:?} already exists", e.name),
+                                    ));
+                                }
                                 vars[at_var] = e.clone();
                                 a.modified_at = at;
-                                self.store_created(a).await?;
+                                self.store_created(a, &held).await?;
                                 Ok(data(StatusCode::OK, env_object(&e)))
                             }
                             Method::DELETE => {
                                 vars.remove(at_var);
                                 a.modified_at = at;
-                                self.store_created(a).await?;
+                                self.store_created(a, &held).await?;
                                 Ok(no_content())
                             }
                             _ => Err(method_not_allowed(m, &["GET", "PUT", "DELETE"])),
@@ -652,13 +682,13 @@ mod tests {
             default_run_options: Map::new(),
             extra: BTreeMap::new(),
         };
-        save(dir.path(), &a, Durability::Relaxed).unwrap();
+        save(dir.path(), &a, None, Durability::Relaxed).unwrap();
         let local = a.to_local(dir.path());
         assert_eq!(local.command, "python3 main.py");
         assert_eq!(local.env["X"], "1");
         assert_eq!(std::fs::read_to_string(local.workdir.unwrap().join("main.py")).unwrap(), "print(1)");
         a.versions[0].version_number = "0.2".into();
-        save(dir.path(), &a, Durability::Relaxed).unwrap();
+        save(dir.path(), &a, None, Durability::Relaxed).unwrap();
         assert!(!dir.path().join(ACTORS_DIR).join("a1").join("0.1").exists());
         assert_eq!(load_all(dir.path()), vec![a]);
     }

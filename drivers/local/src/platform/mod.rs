@@ -946,6 +946,12 @@ impl Platform {
             ApiFailure::new(StatusCode::BAD_REQUEST, "parameter-required", "targetActorId is required")
         })?;
         let target = self.actor(target)?;
+        if target.command.is_empty() {
+            return Err(ApiFailure::bad_request(format!(
+                "Actor {:?} has no version the local platform can run",
+                target.name
+            )));
+        }
         if run.status() != Status::Running {
             return Err(ApiFailure::bad_request("Only a running run can be metamorphed"));
         }

@@ -258,6 +258,12 @@ pub(crate) async fn supervise(
             platform.finish(&run, Status::Failed, None, Some(message), started.elapsed().as_millis() as u64).await;
             return;
         };
+        if actor.command.is_empty() {
+            let message = format!("Actor {} has no version the local platform can run.", actor.name);
+            system(&message);
+            platform.finish(&run, Status::Failed, None, Some(message), started.elapsed().as_millis() as u64).await;
+            return;
+        }
         let env = environment(&platform, &record, &actor.env, timeout_at);
         let mut child = match command(&platform, &actor, &env).spawn() {
             Ok(c) => c,

@@ -321,8 +321,10 @@ impl Platform {
             [] => match *m {
                 Method::GET => {
                     let tasks = self.tasks.lock().await;
-                    let items = tasks
-                        .values()
+                    let mut sorted: Vec<&TaskRecord> = tasks.values().collect();
+                    sorted.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+                    let items = sorted
+                        .into_iter()
                         .map(|t| {
                             let act_name = self.actor_by_id(&t.act_id).map(|a| a.name).unwrap_or_default();
                             t.to_short(cfg, &act_name, self.runs_of(Owner::Task(&t.id)).len())
@@ -386,6 +388,9 @@ impl Platform {
                 }
                 Method::DELETE => {
                     let mut tasks = self.tasks.lock().await;
+                    if !tasks.contains_key(&task.id) {
+                        return Err(not_found("Actor task"));
+                    }
                     let root = self.api.storages().config().root.clone();
                     let id = task.id.clone();
                     blocking(move || TaskRecord::remove(&root, &id)).await?;

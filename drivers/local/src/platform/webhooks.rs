@@ -128,6 +128,13 @@ pub(crate) struct DispatchRecord {
     pub(crate) payload: String,
     #[serde(default)]
     pub(crate) do_not_retry: bool,
+    /// When the next call is due (Unix milliseconds), so a restart keeps the wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) next_call_at_ms: Option<i64>,
+}
+
+fn unix_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 fn invalid(message: impl Into<String>) -> ApiFailure {
@@ -580,6 +587,7 @@ impl Webhooks {
             headers: headers.clone().unwrap_or_default(),
             payload: payload.as_ref().map(Value::to_string).unwrap_or_default(),
             do_not_retry: w.do_not_retry,
+            next_call_at_ms: None,
         };
         if let Err(e) = payload.and(headers) {
             d.status = DispatchStatus::Failed;
@@ -609,6 +617,12 @@ impl Webhooks {
             if d.status != DispatchStatus::Active {
                 return;
             }
+            if let Some(due) = d.next_call_at_ms {
+                let left = due.saturating_sub(unix_ms());
+                if left > 0 {
+                    tokio::time::sleep(Duration::from_millis(left.unsigned_abs())).await;
+                }
+            }
             let started_at = now();
             let outcome = tokio::time::timeout(CALL_TIMEOUT, post(&d))
                 .await
@@ -621,7 +635,10 @@ impl Webhooks {
             let failed = error.is_some();
             let retries_done = d.calls.len() as u32;
             let give_up = failed && (d.do_not_retry || retries_done >= self.retries.max_retries);
+            let wait = self.retries.first_wait.saturating_mul(2u32.saturating_pow(retries_done));
             if let Some(d) = self.lock_dispatches().get_mut(&id) {
+                d.next_call_at_ms = (failed && !give_up)
+                    .then(|| unix_ms().saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)));
                 d.calls.push(CallRecord {
                     started_at,
                     finished_at: Some(now()),
@@ -640,8 +657,6 @@ impl Webhooks {
             if !failed || give_up {
                 return;
             }
-            let wait = self.retries.first_wait.saturating_mul(2u32.saturating_pow(retries_done));
-            tokio::time::sleep(wait).await;
         }
     }
 
@@ -738,7 +753,7 @@ async fn post(d: &DispatchRecord) -> Result<(u16, String), String> {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
     };
-    let mut req = Request::builder()
+    let req = Request::builder()
         .method(Method::POST)
         .uri(target)
         .header(http::header::HOST, url.host_str().unwrap_or("127.0.0.1").to_owned() + &format!(":{port}"))
@@ -747,16 +762,32 @@ async fn post(d: &DispatchRecord) -> Result<(u16, String), String> {
         .header("X-Apify-Webhook", d.webhook_id.as_str())
         .header("X-Apify-Webhook-Dispatch-Id", d.id.as_str())
         .header("X-Apify-Request-Origin", "WEBHOOK");
+    let mut req = req.body(Full::new(Bytes::from(d.payload.clone()))).map_err(|e| format!("the request: {e}"))?;
+    // The template's headers replace the defaults of the same name.
     for (k, v) in &d.headers {
-        req = req.header(k.as_str(), v.as_str());
+        let name = http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|e| format!("the headers template names an invalid header {k:?}: {e}"))?;
+        let value = http::HeaderValue::from_str(v)
+            .map_err(|e| format!("the headers template gives {k:?} an invalid value: {e}"))?;
+        req.headers_mut().insert(name, value);
     }
-    let req = req.body(Full::new(Bytes::from(d.payload.clone()))).map_err(|e| format!("the headers template: {e}"))?;
     let resp = sender.send_request(req).await.map_err(|e| format!("sending: {e}"))?;
     let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    // Only the start of the answer is kept, and only that much is read.
+    let mut body = resp.into_body();
+    let mut kept = Vec::new();
+    while kept.len() < KEPT_RESPONSE_BYTES {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    kept.extend_from_slice(&data[..data.len().min(KEPT_RESPONSE_BYTES - kept.len())]);
+                }
+            }
+            Some(Err(_)) | None => break,
+        }
+    }
     conn.abort();
-    let kept = &body[..body.len().min(KEPT_RESPONSE_BYTES)];
-    Ok((status, String::from_utf8_lossy(kept).into_owned()))
+    Ok((status, String::from_utf8_lossy(&kept).into_owned()))
 }
 
 impl Platform {
