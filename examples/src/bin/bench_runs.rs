@@ -7,6 +7,7 @@
 //! ```sh
 //! cargo run --release -p apify-examples --bin bench_runs
 //! cargo run --release -p apify-examples --bin bench_runs -- --quick
+//! cargo run --release -p apify-examples --bin bench_runs -- --relaxed   # storages without fsync
 //! cargo run --release -p apify-examples --bin bench_runs -- --cli "$(npm root)/.bin/apify"
 //! ```
 

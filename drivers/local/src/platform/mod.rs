@@ -288,7 +288,14 @@ impl Platform {
             r.clone()
         };
         let root = self.api.storages().config().root.clone();
-        let durability = self.api.storages().config().durability;
+        // Only a finished run's record is worth an fsync: after a crash of the machine a run
+        // that was in flight is FAILED anyway, whatever its record said; the rename keeps
+        // every save whole either way.
+        let durability = if record.status.is_terminal() {
+            self.api.storages().config().durability
+        } else {
+            crate::fsio::Durability::Relaxed
+        };
         let saved = tokio::task::spawn_blocking(move || record.save(&root, durability)).await;
         if let Ok(Err(e)) | Err(e) = saved.map_err(std::io::Error::other) {
             tracing::error!(run_id = %run.id, error = %e, "saving the run record failed");
