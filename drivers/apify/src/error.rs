@@ -16,6 +16,10 @@ pub enum Error {
     /// A caller-supplied value was refused.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// What only a run on the platform (or the local platform of `apify-local`) can do,
+    /// asked of an Actor running locally.
+    #[error("{0} is available only when the Actor runs on the platform (APIFY_IS_AT_HOME=1 with ACTOR_RUN_ID)")]
+    NotOnPlatform(String),
     /// A storage could not be opened.
     #[error("{0}")]
     NotFound(String),

@@ -28,6 +28,7 @@ mod dataset;
 mod error;
 mod export;
 mod key_value_store;
+mod platform;
 mod request;
 mod request_queue;
 
@@ -37,5 +38,6 @@ pub use config::{Configuration, parse_bool};
 pub use dataset::{Dataset, ExportFormat, GetData};
 pub use error::{Error, Result};
 pub use key_value_store::KeyValueStore;
+pub use platform::PlatformClient;
 pub use request::{IntoRequest, RequestSpec};
 pub use request_queue::{ProcessedRequest, RequestQueue};

@@ -121,3 +121,17 @@ pub async fn readme_tour(client: ApifyClient) -> Result<(), apify_hyper::Error> 
     let _ = (done, build, runs, finished, items, output, text, lines, redirect, watcher, me, store, usage, resp);
     Ok(())
 }
+
+/// The README's "Other Actors, the run's status and its end", compiled so that it stays
+/// true (not run: it calls the platform).
+pub async fn sdk_runs(actor: &apify::Actor) -> Result<(), apify::Error> {
+    let run = actor.call("apify/hello-world")?.input(json!({"message": "hi"})).await?.expect("the run");
+    let started = actor.start("me/other")?.memory_mbytes(512u64).await?;
+    let _task_run = actor.call_task("me/my-task")?.await?;
+    actor.abort(&started.id)?.gracefully(true).await?;
+    let _items = actor.new_client()?.run(&run.id).dataset().list_items().await?;
+    actor.set_status_message("crawled 10 of 20 pages", false).await?;
+    actor.add_webhook(["ACTOR.RUN.FAILED"], "https://example.com/alert")?.await?;
+    actor.metamorph("me/next-step")?.input(json!({"from": "here"})).await?;
+    actor.fail(2, "the site is down").await
+}

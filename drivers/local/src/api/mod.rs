@@ -196,11 +196,15 @@ pub(crate) fn too_large(length: Option<usize>) -> ApiFailure {
 }
 
 impl<'a> Call<'a> {
+    // Used by the server's platform only.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn new(method: &'a Method, query: Query, headers: &'a http::HeaderMap, body: Bytes) -> Self {
         Self { method, query, headers, body }
     }
 
     /// The body as it came (still encoded).
+    // Used by the server's platform only.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn raw_body(&self) -> Bytes {
         self.body.clone()
     }
@@ -325,11 +329,15 @@ impl LocalApi {
     }
 
     /// Checks the request's token (the platform's routes share the storage API's).
+    // Used by the server's platform only.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn authorize_request(&self, req: &Request<Bytes>) -> ApiResult<()> {
         self.authorize(req, &Query::parse(req.uri().query()))
     }
 
     /// Answers a request the emulator makes itself (a run's storages): no token needed.
+    // Used by the server's platform only.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn handle_internal(&self, req: Request<Bytes>) -> Response<Bytes> {
         let path = req.uri().path().to_owned();
         let query = Query::parse(req.uri().query());

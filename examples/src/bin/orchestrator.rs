@@ -1,0 +1,37 @@
+//! An Actor that runs other Actors: it calls `target` with `targetInput`, reads the called
+//! run's dataset, reports through its status message, and can metamorph into another Actor
+//! or fail with a message. On the local platform of `apify-local` everything it calls runs
+//! on the machine.
+//!
+//! Input: `{"target": "NAME", "targetInput": {...}, "webhook": "URL", "metamorphTo": "NAME",
+//! "failWith": "MESSAGE"}` (all optional but `target`).
+
+use apify::{Actor, Error};
+use serde_json::{Value, json};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let actor = Actor::init().await?;
+    let input: Value = actor.get_input().await?.unwrap_or_default();
+    if let Some(url) = input["webhook"].as_str() {
+        actor.add_webhook(["ACTOR.RUN.SUCCEEDED"], url)?.idempotency_key("orchestrator-hook").await?;
+    }
+    if let Some(next) = input["metamorphTo"].as_str() {
+        actor.metamorph(next)?.input(input["targetInput"].clone()).await?;
+        // The platform stops this process and goes on with `next`.
+        std::future::pending::<()>().await;
+    }
+    let target = input["target"].as_str().ok_or_else(|| Error::InvalidArgument("input.target is required".into()))?;
+    let run = actor
+        .call(target)?
+        .input(input["targetInput"].clone())
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("the run of {target} disappeared")))?;
+    let items = actor.new_client()?.run(&run.id).dataset().list_items().await?;
+    actor.push_data(&json!({"calledRun": run.id, "status": run.status, "items": items.items.len()})).await?;
+    actor.set_status_message(&format!("called {target}: {} items", items.items.len()), false).await?;
+    if let Some(message) = input["failWith"].as_str() {
+        actor.fail(3, message).await;
+    }
+    actor.exit().await
+}

@@ -1,0 +1,66 @@
+//! The SDK's run methods (`call`, `new_client`, `set_status_message`, `add_webhook`,
+//! `metamorph`, `fail`) in an Actor (`examples/src/bin/orchestrator.rs`) running at home on
+//! the local platform, calling a Python Actor of the standard library.
+
+use std::path::Path;
+
+use apify_core::config::Config;
+use apify_core::models::ActorJobStatus;
+use apify_hyper::ApifyClient;
+use apify_local::platform::{LocalActor, PlatformOptions};
+use apify_tests::Emulator;
+use apify_tests::server::{Reply, ScriptedServer};
+use serde_json::json;
+
+fn quoted(p: &str) -> String {
+    format!("'{}'", p.replace('\'', r"'\''"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_calls_metamorphs_and_fails_through_the_sdk() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripted = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/actors/scripted.py");
+    let options = PlatformOptions {
+        actors: vec![
+            LocalActor::new("orchestrator", &quoted(env!("CARGO_BIN_EXE_orchestrator"))).unwrap(),
+            LocalActor::new("scripted", &format!("python3 {}", quoted(&scripted.display().to_string()))).unwrap(),
+        ],
+        workdir: dir.path().to_owned(),
+        ..PlatformOptions::default()
+    };
+    let emulator = Emulator::with_platform(&dir.path().join("storage"), Some("t"), options);
+    let client = ApifyClient::from_config(Config::new().with_token("t").with_api_url(emulator.url()).unwrap());
+    let receiver = ScriptedServer::start();
+    receiver.set_fallback(|_| Reply::status(200));
+
+    // call + new_client + set_status_message + add_webhook.
+    let input = json!({"target": "scripted", "targetInput": {"items": 2}, "webhook": receiver.url("/done")});
+    let run = client.actor("orchestrator").call().input(input).await.unwrap().unwrap();
+    let log = client.run(&run.id).log().get().await.unwrap().unwrap_or_default();
+    assert_eq!(run.status, ActorJobStatus::Succeeded, "{log}");
+    assert_eq!(run.status_message.as_deref(), Some("called scripted: 2 items"));
+    let items = client.run(&run.id).dataset().list_items().await.unwrap().items;
+    let called = client.actor("scripted").last_run().get().await.unwrap().unwrap();
+    assert_eq!(items, [json!({"calledRun": called.id, "status": "SUCCEEDED", "items": 2})]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while receiver.request_count() == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let calls = receiver.requests();
+    assert_eq!(calls.len(), 1, "the ad-hoc webhook fired once: {calls:?}");
+    assert_eq!(calls[0].json()["resource"]["id"], run.id.as_str());
+
+    // fail: FAILED, the exit code and the message the caller sees.
+    let input = json!({"target": "scripted", "failWith": "gave up on purpose"});
+    let failed = client.actor("orchestrator").call().input(input).await.unwrap().unwrap();
+    assert_eq!((failed.status, failed.exit_code), (ActorJobStatus::Failed, Some(3)));
+    assert_eq!(failed.status_message.as_deref(), Some("gave up on purpose"));
+
+    // metamorph: the same run goes on as `scripted` with the new input.
+    let input = json!({"metamorphTo": "scripted", "targetInput": {"items": 3}});
+    let morphed = client.actor("orchestrator").call().input(input).await.unwrap().unwrap();
+    let log = client.run(&morphed.id).log().get().await.unwrap().unwrap_or_default();
+    assert_eq!(morphed.status, ActorJobStatus::Succeeded, "{log}");
+    assert_eq!(client.run(&morphed.id).dataset().list_items().await.unwrap().items.len(), 3, "{log}");
+    assert_eq!(morphed.metamorphs.map(|m| m.len()), Some(1));
+}
