@@ -20,9 +20,17 @@ fn quoted(p: &str) -> String {
 async fn an_actor_calls_metamorphs_and_fails_through_the_sdk() {
     let dir = tempfile::tempdir().unwrap();
     let scripted = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/actors/scripted.py");
+    // The same Actor, priced per event: $0.30 a page, a budget of $1.
+    let mut charged = LocalActor::new("charged", &quoted(env!("CARGO_BIN_EXE_orchestrator"))).unwrap();
+    let pricing = json!({"pricingModel": "PAY_PER_EVENT", "pricingPerEvent": {"actorChargeEvents": {
+        "page": {"eventPriceUsd": 0.3, "eventTitle": "Page"}}}});
+    charged.env.insert("APIFY_ACTOR_PRICING_INFO".into(), pricing.to_string());
+    charged.env.insert("APIFY_CHARGED_ACTOR_EVENT_COUNTS".into(), "{}".into());
+    charged.env.insert("ACTOR_MAX_TOTAL_CHARGE_USD".into(), "1".into());
     let options = PlatformOptions {
         actors: vec![
             LocalActor::new("orchestrator", &quoted(env!("CARGO_BIN_EXE_orchestrator"))).unwrap(),
+            charged,
             LocalActor::new("scripted", &format!("python3 {}", quoted(&scripted.display().to_string()))).unwrap(),
         ],
         workdir: dir.path().to_owned(),
@@ -63,4 +71,20 @@ async fn an_actor_calls_metamorphs_and_fails_through_the_sdk() {
     assert_eq!(morphed.status, ActorJobStatus::Succeeded, "{log}");
     assert_eq!(client.run(&morphed.id).dataset().list_items().await.unwrap().items.len(), 3, "{log}");
     assert_eq!(morphed.metamorphs.map(|m| m.len()), Some(1));
+
+    // charge at home: what fits in the budget is charged on the run, the rest refused.
+    let input = json!({"charge": {"event": "page", "count": 5}});
+    let run = client.actor("charged").call().input(input).await.unwrap().unwrap();
+    let log = client.run(&run.id).log().get().await.unwrap().unwrap_or_default();
+    assert_eq!(run.status, ActorJobStatus::Succeeded, "{log}");
+    let out = client.run(&run.id).key_value_store().get_record("CHARGED").await.unwrap().unwrap();
+    assert_eq!(out.value, apify_core::models::RecordValue::Json(json!({"count": 3, "limitReached": true})));
+    let counts = serde_json::to_value(&run.charged_event_counts).unwrap();
+    assert_eq!(counts, json!({"page": 3}), "charged on the run");
+    // The emulator counts a charge retried under one idempotency key once.
+    for _ in 0..2 {
+        client.run(&run.id).charge("page").count(2).idempotency_key("retried").await.unwrap();
+    }
+    let run = client.run(&run.id).get().await.unwrap().unwrap();
+    assert_eq!(serde_json::to_value(&run.charged_event_counts).unwrap(), json!({"page": 5}));
 }

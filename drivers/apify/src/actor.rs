@@ -93,6 +93,7 @@ struct Inner {
     opened: Mutex<HashMap<CacheKey, String>>,
     purged: Mutex<HashSet<(KindKey, String)>>,
     client_key: String,
+    charging: tokio::sync::OnceCell<tokio::sync::Mutex<crate::charging::Charging>>,
 }
 
 /// An Actor run: configuration, storages, and the shortcuts of the Python SDK's `Actor`.
@@ -144,6 +145,7 @@ impl Actor {
                 opened: Mutex::new(HashMap::new()),
                 purged: Mutex::new(HashSet::new()),
                 client_key,
+                charging: tokio::sync::OnceCell::new(),
             }),
         };
         if !actor.inner.config.is_at_home {
@@ -160,6 +162,10 @@ impl Actor {
     /// Whether the Actor runs on the platform.
     pub fn is_at_home(&self) -> bool {
         self.inner.config.is_at_home
+    }
+
+    pub(crate) fn charging_cell(&self) -> &tokio::sync::OnceCell<tokio::sync::Mutex<crate::charging::Charging>> {
+        &self.inner.charging
     }
 
     /// The request-queue client key of this run.
@@ -351,9 +357,10 @@ impl Actor {
         Ok(RequestQueue::new(backend, id, name, self.inner.client_key.clone()))
     }
 
-    /// Pushes one item (an object) or many (an array of objects) to the default dataset.
+    /// Pushes one item (an object) or many (an array of objects) to the default dataset;
+    /// pay-per-event, only the items the budget pays for (see [`Actor::push_data_charged`]).
     pub async fn push_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<()> {
-        self.open_dataset(OpenOptions::new()).await?.push_data(data).await
+        self.push_items(&crate::dataset::items_of(data)?).await
     }
 
     /// A value of the default key-value store (`None` if missing).

@@ -36,6 +36,14 @@ pub struct Configuration {
     pub storages_json: Option<serde_json::Value>,
     /// `APIFY_LOCAL_DURABILITY` (`full` default, or `relaxed`).
     pub local_durability: apify_local::fsio::Durability,
+    /// `APIFY_ACTOR_PRICING_INFO`: the run's pricing (JSON).
+    pub actor_pricing_info: Option<serde_json::Value>,
+    /// `APIFY_CHARGED_ACTOR_EVENT_COUNTS`: events charged before this process (JSON).
+    pub charged_event_counts: Option<serde_json::Value>,
+    /// `ACTOR_MAX_TOTAL_CHARGE_USD`, as the decimal the platform gives.
+    pub max_total_charge_usd: Option<String>,
+    /// `ACTOR_TEST_PAY_PER_EVENT`: charge locally as if pay-per-event.
+    pub test_pay_per_event: bool,
 }
 
 impl std::fmt::Debug for Configuration {
@@ -67,6 +75,10 @@ impl Default for Configuration {
             actor_run_id: None,
             storages_json: None,
             local_durability: apify_local::fsio::Durability::Full,
+            actor_pricing_info: None,
+            charged_event_counts: None,
+            max_total_charge_usd: None,
+            test_pay_per_event: false,
         }
     }
 }
@@ -133,6 +145,20 @@ impl Configuration {
                     .map_err(|e| Error::Config(format!("ACTOR_STORAGES_JSON is not valid JSON: {e}")))?,
             );
         }
+        let json = |name: &str| -> Result<Option<serde_json::Value>> {
+            text(&[name])?
+                .map(|j| serde_json::from_str(&j).map_err(|e| Error::Config(format!("{name} is not valid JSON: {e}"))))
+                .transpose()
+        };
+        c.actor_pricing_info = json("APIFY_ACTOR_PRICING_INFO")?;
+        c.charged_event_counts = json("APIFY_CHARGED_ACTOR_EVENT_COUNTS")?;
+        if let Some(m) = text(&["ACTOR_MAX_TOTAL_CHARGE_USD"])? {
+            if crate::charging::parse_usd(&m).is_none() {
+                return Err(Error::Config(format!("ACTOR_MAX_TOTAL_CHARGE_USD={m:?} is not an amount of USD")));
+            }
+            c.max_total_charge_usd = Some(m);
+        }
+        c.test_pay_per_event = flag(&["ACTOR_TEST_PAY_PER_EVENT"], false)?;
         if let Some(d) = text(&["APIFY_LOCAL_DURABILITY"])? {
             c.local_durability = apify_local::fsio::Durability::parse(&d)
                 .ok_or_else(|| Error::Config(format!("APIFY_LOCAL_DURABILITY={d:?} must be full or relaxed")))?;

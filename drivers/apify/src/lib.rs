@@ -23,8 +23,10 @@
 
 mod actor;
 mod backend;
+mod charging;
 mod config;
 mod dataset;
+mod env;
 mod error;
 mod export;
 mod key_value_store;
@@ -34,8 +36,10 @@ mod request_queue;
 
 pub use actor::{Actor, OpenOptions};
 pub use apify_core::models::{Record, RecordValue, Request};
+pub use charging::{ActorPricingInfo, ChargeResult, DEFAULT_DATASET_ITEM_EVENT};
 pub use config::{Configuration, parse_bool};
 pub use dataset::{Dataset, ExportFormat, GetData};
+pub use env::ActorEnv;
 pub use error::{Error, Result};
 pub use key_value_store::KeyValueStore;
 pub use platform::PlatformClient;

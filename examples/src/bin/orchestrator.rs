@@ -1,10 +1,10 @@
 //! An Actor that runs other Actors: it calls `target` with `targetInput`, reads the called
 //! run's dataset, reports through its status message, and can metamorph into another Actor
-//! or fail with a message. On the local platform of `apify-local` everything it calls runs
+//! charge pay-per-event, or fail with a message. On the local platform of `apify-local` everything it calls runs
 //! on the machine.
 //!
-//! Input: `{"target": "NAME", "targetInput": {...}, "webhook": "URL", "metamorphTo": "NAME",
-//! "failWith": "MESSAGE"}` (all optional but `target`).
+//! Input (all optional): `{"target": "NAME", "targetInput": {...}, "webhook": "URL",
+//! "metamorphTo": "NAME", "charge": {"event": "NAME", "count": N}, "failWith": "MESSAGE"}`.
 
 use apify::{Actor, Error};
 use serde_json::{Value, json};
@@ -21,15 +21,25 @@ async fn main() -> Result<(), Error> {
         // The platform stops this process and goes on with `next`.
         std::future::pending::<()>().await;
     }
-    let target = input["target"].as_str().ok_or_else(|| Error::InvalidArgument("input.target is required".into()))?;
-    let run = actor
-        .call(target)?
-        .input(input["targetInput"].clone())
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("the run of {target} disappeared")))?;
-    let items = actor.new_client()?.run(&run.id).dataset().list_items().await?;
-    actor.push_data(&json!({"calledRun": run.id, "status": run.status, "items": items.items.len()})).await?;
-    actor.set_status_message(&format!("called {target}: {} items", items.items.len()), false).await?;
+    if let Some(target) = input["target"].as_str() {
+        let run = actor
+            .call(target)?
+            .input(input["targetInput"].clone())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("the run of {target} disappeared")))?;
+        let items = actor.new_client()?.run(&run.id).dataset().list_items().await?;
+        actor.push_data(&json!({"calledRun": run.id, "status": run.status, "items": items.items.len()})).await?;
+        actor.set_status_message(&format!("called {target}: {} items", items.items.len()), false).await?;
+    }
+    if let (Some(event), Some(count)) = (input["charge"]["event"].as_str(), input["charge"]["count"].as_u64()) {
+        let charged = actor.charge(event, count).await?;
+        actor
+            .set_value(
+                "CHARGED",
+                &json!({"count": charged.charged_count, "limitReached": charged.event_charge_limit_reached}),
+            )
+            .await?;
+    }
     if let Some(message) = input["failWith"].as_str() {
         actor.fail(3, message).await;
     }

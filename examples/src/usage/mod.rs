@@ -135,3 +135,14 @@ pub async fn sdk_runs(actor: &apify::Actor) -> Result<(), apify::Error> {
     actor.metamorph("me/next-step")?.input(json!({"from": "here"})).await?;
     actor.fail(2, "the site is down").await
 }
+
+/// The README's "Pay-per-event charging and the environment", compiled so that it stays true.
+pub async fn sdk_charging(actor: &apify::Actor, items: &[Value]) -> Result<(), apify::Error> {
+    let charged = actor.charge("page-crawled", 3).await?;
+    if charged.event_charge_limit_reached { /* stop working: nobody pays for more */ }
+    actor.charge_with_key("report", 1, "report-of-run-1").await?;
+    let _r = actor.push_data_charged(&items, "result-item").await?;
+    let _pricing = actor.get_pricing_info().await?;
+    let _env = actor.get_env();
+    Ok(())
+}

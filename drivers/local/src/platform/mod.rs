@@ -854,6 +854,7 @@ impl Platform {
             duration_millis: 0,
             process_group: None,
             charged_event_counts: BTreeMap::new(),
+            charge_keys: Default::default(),
             input_key: None,
             reboot_count: 0,
             resurrect_count: 0,
@@ -1218,14 +1219,12 @@ impl Platform {
         };
         let key = call.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let event = event.to_owned();
-        let marker = key.map(|k| format!("__idempotency:{k}"));
         self.update(run, |r| {
             // A retried charge with the same key is counted once.
-            if let Some(m) = &marker {
-                if r.charged_event_counts.contains_key(m) {
-                    return;
-                }
-                r.charged_event_counts.insert(m.clone(), 0);
+            if let Some(k) = key
+                && !r.charge_keys.insert(k)
+            {
+                return;
             }
             *r.charged_event_counts.entry(event).or_insert(0) += count;
         })

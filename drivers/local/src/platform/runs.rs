@@ -98,6 +98,9 @@ pub(crate) struct RunRecord {
     pub(crate) process_group: Option<i32>,
     #[serde(default)]
     pub(crate) charged_event_counts: BTreeMap<String, u64>,
+    /// The idempotency keys of the charges counted (a retry under one is not counted again).
+    #[serde(default)]
+    pub(crate) charge_keys: std::collections::BTreeSet<String>,
     /// The input record's key, once a metamorph changed it (`INPUT-METAMORPH-1`, ...).
     #[serde(default)]
     pub(crate) input_key: Option<String>,
@@ -234,6 +237,7 @@ mod tests {
             duration_millis: 0,
             process_group: Some(5),
             charged_event_counts: BTreeMap::new(),
+            charge_keys: Default::default(),
             input_key: None,
             reboot_count: 0,
             resurrect_count: 0,
