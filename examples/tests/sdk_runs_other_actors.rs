@@ -81,6 +81,15 @@ async fn an_actor_calls_metamorphs_and_fails_through_the_sdk() {
     assert_eq!(out.value, apify_core::models::RecordValue::Json(json!({"count": 3, "limitReached": true})));
     let counts = serde_json::to_value(&run.charged_event_counts).unwrap();
     assert_eq!(counts, json!({"page": 3}), "charged on the run");
+    // use_state: a failed run resurrected continues from its saved state.
+    let input = json!({"attemptsUntilSuccess": 2});
+    let first = client.actor("orchestrator").call().input(input).await.unwrap().unwrap();
+    assert_eq!((first.status, first.status_message.as_deref()), (ActorJobStatus::Failed, Some("attempt 1 of 2")));
+    client.run(&first.id).resurrect().await.unwrap();
+    let again = client.run(&first.id).wait_for_finish(None).await.unwrap().unwrap();
+    assert_eq!(again.status, ActorJobStatus::Succeeded, "{:?}", again.status_message);
+    let state = client.run(&first.id).key_value_store().get_record("APIFY_GLOBAL_STATE").await.unwrap().unwrap();
+    assert_eq!(state.value, apify_core::models::RecordValue::Json(json!({"attempts": 2})));
     // The emulator counts a charge retried under one idempotency key once.
     for _ in 0..2 {
         client.run(&run.id).charge("page").count(2).idempotency_key("retried").await.unwrap();

@@ -94,6 +94,10 @@ struct Inner {
     purged: Mutex<HashSet<(KindKey, String)>>,
     client_key: String,
     charging: tokio::sync::OnceCell<tokio::sync::Mutex<crate::charging::Charging>>,
+    /// The `use_state` values, saved on every persist.
+    /// Held by the Actor, so a value changed through a handle dropped since is still saved.
+    states: Mutex<Vec<Arc<dyn crate::state::Persist>>>,
+    persisting: OnceLock<()>,
 }
 
 /// An Actor run: configuration, storages, and the shortcuts of the Python SDK's `Actor`.
@@ -146,6 +150,8 @@ impl Actor {
                 purged: Mutex::new(HashSet::new()),
                 client_key,
                 charging: tokio::sync::OnceCell::new(),
+                states: Mutex::new(Vec::new()),
+                persisting: OnceLock::new(),
             }),
         };
         if !actor.inner.config.is_at_home {
@@ -162,6 +168,36 @@ impl Actor {
     /// Whether the Actor runs on the platform.
     pub fn is_at_home(&self) -> bool {
         self.inner.config.is_at_home
+    }
+
+    /// Adds a state to the persisted ones; the first starts the persist timer (the local
+    /// `persistState` event), which ends with the last handle of the Actor.
+    pub(crate) fn register_state(&self, state: Arc<dyn crate::state::Persist>) {
+        self.inner.states.lock().unwrap_or_else(|p| p.into_inner()).push(state);
+        let weak = Arc::downgrade(&self.inner);
+        let every = self.inner.config.persist_state_interval;
+        self.inner.persisting.get_or_init(|| {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let Some(inner) = weak.upgrade() else { return };
+                    let actor = Self { inner };
+                    if let Err(e) = actor.persist_states().await {
+                        tracing::error!(error = %e, "persisting the state failed");
+                    }
+                }
+            });
+        });
+    }
+
+    /// Saves every `use_state` value now (what the platform's `persistState` event does).
+    pub async fn persist_states(&self) -> Result<()> {
+        let states: Vec<Arc<dyn crate::state::Persist>> =
+            self.inner.states.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for s in states {
+            s.persist().await?;
+        }
+        Ok(())
     }
 
     pub(crate) fn charging_cell(&self) -> &tokio::sync::OnceCell<tokio::sync::Mutex<crate::charging::Charging>> {
@@ -386,9 +422,10 @@ impl Actor {
         value.map(|v| crate::key_value_store::decode_as(v, "the Actor input")).transpose()
     }
 
-    /// Flushes local storages (reads' `accessed_at`, and the request-queue state records the
-    /// Python SDK reads). Call it at the end of the run.
+    /// Saves the `use_state` values and flushes local storages (reads' `accessed_at`, and
+    /// the request-queue state records the Python SDK reads). Call it at the end of the run.
     pub async fn exit(&self) -> Result<()> {
+        self.persist_states().await?;
         if let Some(s) = self.inner.local.get().and_then(Backend::storages) {
             s.flush()?;
         }

@@ -101,11 +101,16 @@ impl Charging {
             && c.is_at_home
             && let Some(id) = &c.actor_run_id
         {
-            let run = actor.new_client()?.run(id).get().await?.ok_or_else(|| Error::NotFound("this run".into()))?;
-            let run = serde_json::to_value(run).unwrap_or_default();
-            pricing = Some(run["pricingInfo"].clone()).filter(|p| !p.is_null());
-            counts = Some(run["chargedEventCounts"].clone());
-            max = usd_of(&run["options"]["maxTotalChargeUsd"]);
+            match actor.new_client()?.run(id).get().await? {
+                Some(run) => {
+                    let run = serde_json::to_value(run).unwrap_or_default();
+                    pricing = Some(run["pricingInfo"].clone()).filter(|p| !p.is_null());
+                    counts = Some(run["chargedEventCounts"].clone());
+                    max = usd_of(&run["options"]["maxTotalChargeUsd"]);
+                }
+                // Without its run there is no pricing to follow: nothing is charged.
+                None => tracing::warn!(run_id = %id, "this run was not found; charging is off"),
+            }
         }
         let pricing = pricing.unwrap_or(Value::Null);
         let model = if c.test_pay_per_event {

@@ -44,6 +44,8 @@ pub struct Configuration {
     pub max_total_charge_usd: Option<String>,
     /// `ACTOR_TEST_PAY_PER_EVENT`: charge locally as if pay-per-event.
     pub test_pay_per_event: bool,
+    /// `APIFY_PERSIST_STATE_INTERVAL_MILLIS`: how often `use_state` values are saved.
+    pub persist_state_interval: std::time::Duration,
 }
 
 impl std::fmt::Debug for Configuration {
@@ -79,6 +81,7 @@ impl Default for Configuration {
             charged_event_counts: None,
             max_total_charge_usd: None,
             test_pay_per_event: false,
+            persist_state_interval: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -159,6 +162,14 @@ impl Configuration {
             c.max_total_charge_usd = Some(m);
         }
         c.test_pay_per_event = flag(&["ACTOR_TEST_PAY_PER_EVENT"], false)?;
+        if let Some(ms) = text(&["APIFY_PERSIST_STATE_INTERVAL_MILLIS", "CRAWLEE_PERSIST_STATE_INTERVAL_MILLIS"])? {
+            let ms: u64 = ms.trim().parse().ok().filter(|ms| *ms > 0).ok_or_else(|| {
+                Error::Config(format!(
+                    "APIFY_PERSIST_STATE_INTERVAL_MILLIS={ms:?} must be a positive number of milliseconds"
+                ))
+            })?;
+            c.persist_state_interval = std::time::Duration::from_millis(ms);
+        }
         if let Some(d) = text(&["APIFY_LOCAL_DURABILITY"])? {
             c.local_durability = apify_local::fsio::Durability::parse(&d)
                 .ok_or_else(|| Error::Config(format!("APIFY_LOCAL_DURABILITY={d:?} must be full or relaxed")))?;

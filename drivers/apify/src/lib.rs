@@ -33,6 +33,7 @@ mod key_value_store;
 mod platform;
 mod request;
 mod request_queue;
+mod state;
 
 pub use actor::{Actor, OpenOptions};
 pub use apify_core::models::{Record, RecordValue, Request};
@@ -45,3 +46,4 @@ pub use key_value_store::KeyValueStore;
 pub use platform::PlatformClient;
 pub use request::{IntoRequest, RequestSpec};
 pub use request_queue::{ProcessedRequest, RequestQueue};
+pub use state::{STATE_KEY, State};

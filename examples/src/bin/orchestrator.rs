@@ -4,7 +4,9 @@
 //! on the machine.
 //!
 //! Input (all optional): `{"target": "NAME", "targetInput": {...}, "webhook": "URL",
-//! "metamorphTo": "NAME", "charge": {"event": "NAME", "count": N}, "failWith": "MESSAGE"}`.
+//! "metamorphTo": "NAME", "charge": {"event": "NAME", "count": N}, "failWith": "MESSAGE",
+//! "attemptsUntilSuccess": N}` (the last fails until the run's `use_state` has counted N
+//! attempts, so a resurrected run succeeds).
 
 use apify::{Actor, Error};
 use serde_json::{Value, json};
@@ -13,6 +15,19 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), Error> {
     let actor = Actor::init().await?;
     let input: Value = actor.get_input().await?.unwrap_or_default();
+    if let Some(needed) = input["attemptsUntilSuccess"].as_u64() {
+        // Kept in the run's store: a resurrected run goes on counting.
+        let state = actor.use_state(json!({"attempts": 0})).await?;
+        let attempts = {
+            let mut s = state.lock();
+            let n = s["attempts"].as_u64().unwrap_or(0) + 1;
+            s["attempts"] = json!(n);
+            n
+        };
+        if attempts < needed {
+            actor.fail(7, &format!("attempt {attempts} of {needed}")).await;
+        }
+    }
     if let Some(url) = input["webhook"].as_str() {
         actor.add_webhook(["ACTOR.RUN.SUCCEEDED"], url)?.idempotency_key("orchestrator-hook").await?;
     }

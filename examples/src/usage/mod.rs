@@ -146,3 +146,11 @@ pub async fn sdk_charging(actor: &apify::Actor, items: &[Value]) -> Result<(), a
     let _env = actor.get_env();
     Ok(())
 }
+
+/// The README's "State that survives a restart", compiled so that it stays true.
+pub async fn sdk_state(actor: &apify::Actor) -> Result<(), apify::Error> {
+    let state = actor.use_state(json!({"page": 0})).await?;
+    state.lock()["page"] = json!(7);
+    state.persist().await?;
+    Ok(())
+}
