@@ -154,3 +154,14 @@ pub async fn sdk_state(actor: &apify::Actor) -> Result<(), apify::Error> {
     state.persist().await?;
     Ok(())
 }
+
+/// The README's "Proxies", compiled so that it stays true.
+pub async fn sdk_proxy(actor: &apify::Actor) -> Result<(), apify::Error> {
+    use apify::ProxyOptions;
+    let proxy =
+        actor.create_proxy_configuration(ProxyOptions::new().groups(["RESIDENTIAL"]).country_code("US")).await?;
+    let _url = proxy.new_url(Some("session-1"))?;
+    let _own =
+        actor.create_proxy_configuration(ProxyOptions::new().proxy_urls(["http://a:3128", "http://b:3128"])).await?;
+    Ok(())
+}
