@@ -90,6 +90,19 @@ async fn an_actor_calls_metamorphs_and_fails_through_the_sdk() {
     assert_eq!(again.status, ActorJobStatus::Succeeded, "{:?}", again.status_message);
     let state = client.run(&first.id).key_value_store().get_record("APIFY_GLOBAL_STATE").await.unwrap().unwrap();
     assert_eq!(state.value, apify_core::models::RecordValue::Json(json!({"attempts": 2})));
+    // Actor::main: a panic is a FAILED run with the panic's message; before the timeout
+    // the state is saved.
+    let panicked = client.actor("orchestrator").call().input(json!({"panic": "out of cheese"})).await.unwrap().unwrap();
+    assert_eq!((panicked.status, panicked.exit_code), (ActorJobStatus::Failed, Some(1)));
+    assert_eq!(panicked.status_message.as_deref(), Some("out of cheese"));
+    let input = json!({"progress": 5, "sleepSecs": 60});
+    let call = client.actor("orchestrator").call().input(input).run_timeout(std::time::Duration::from_secs(3));
+    let timed_out = call.await.unwrap().unwrap();
+    assert_eq!(timed_out.status, ActorJobStatus::TimedOut);
+    let state = client.run(&timed_out.id).key_value_store().get_record("APIFY_GLOBAL_STATE").await.unwrap();
+    let log = client.run(&timed_out.id).log().get().await.unwrap().unwrap_or_default();
+    assert_eq!(state.map(|s| s.value), Some(apify_core::models::RecordValue::Json(json!({"progress": 5}))), "{log}");
+    assert!(log.contains("about to reach its timeout"), "{log}");
     // The emulator counts a charge retried under one idempotency key once.
     for _ in 0..2 {
         client.run(&run.id).charge("page").count(2).idempotency_key("retried").await.unwrap();

@@ -30,6 +30,7 @@ mod env;
 mod error;
 mod export;
 mod key_value_store;
+mod main_run;
 mod platform;
 mod proxy;
 mod request;

@@ -1,19 +1,24 @@
 //! An Actor that runs other Actors: it calls `target` with `targetInput`, reads the called
-//! run's dataset, reports through its status message, and can metamorph into another Actor
-//! charge pay-per-event, or fail with a message. On the local platform of `apify-local` everything it calls runs
-//! on the machine.
+//! run's dataset, reports through its status message, and can metamorph into another
+//! Actor, charge pay-per-event, keep state, fail or panic. On the local platform of
+//! `apify-local` everything it calls runs on the machine.
 //!
 //! Input (all optional): `{"target": "NAME", "targetInput": {...}, "webhook": "URL",
 //! "metamorphTo": "NAME", "charge": {"event": "NAME", "count": N}, "failWith": "MESSAGE",
 //! "attemptsUntilSuccess": N}` (the last fails until the run's `use_state` has counted N
-//! attempts, so a resurrected run succeeds).
+//! attempts, so a resurrected run succeeds), `"panic": "MESSAGE"`, and `"progress": N,
+//! "sleepSecs": S` (stores N in its state, then sleeps: a timeout keeps the progress).
 
 use apify::{Actor, Error};
 use serde_json::{Value, json};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let actor = Actor::init().await?;
+async fn main() {
+    tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).with_target(false).init();
+    Actor::main(run).await
+}
+
+async fn run(actor: Actor) -> Result<(), Error> {
     let input: Value = actor.get_input().await?.unwrap_or_default();
     if let Some(needed) = input["attemptsUntilSuccess"].as_u64() {
         // Kept in the run's store: a resurrected run goes on counting.
@@ -27,6 +32,14 @@ async fn main() -> Result<(), Error> {
         if attempts < needed {
             actor.fail(7, &format!("attempt {attempts} of {needed}")).await;
         }
+    }
+    if let Some(message) = input["panic"].as_str() {
+        panic!("{message}");
+    }
+    if let Some(progress) = input["progress"].as_u64() {
+        let state = actor.use_state(json!({"progress": 0})).await?;
+        state.lock()["progress"] = json!(progress);
+        tokio::time::sleep(std::time::Duration::from_secs(input["sleepSecs"].as_u64().unwrap_or(0))).await;
     }
     if let Some(url) = input["webhook"].as_str() {
         actor.add_webhook(["ACTOR.RUN.SUCCEEDED"], url)?.idempotency_key("orchestrator-hook").await?;
@@ -58,5 +71,5 @@ async fn main() -> Result<(), Error> {
     if let Some(message) = input["failWith"].as_str() {
         actor.fail(3, message).await;
     }
-    actor.exit().await
+    Ok(())
 }
