@@ -98,6 +98,8 @@ struct Inner {
     /// Held by the Actor, so a value changed through a handle dropped since is still saved.
     states: Mutex<Vec<Arc<dyn crate::state::Persist>>>,
     persisting: OnceLock<()>,
+    /// The `use_state` values by store ID and key.
+    state_handles: Mutex<HashMap<(String, String), Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 /// An Actor run: configuration, storages, and the shortcuts of the Python SDK's `Actor`.
@@ -152,6 +154,7 @@ impl Actor {
                 charging: tokio::sync::OnceCell::new(),
                 states: Mutex::new(Vec::new()),
                 persisting: OnceLock::new(),
+                state_handles: Mutex::new(HashMap::new()),
             }),
         };
         if !actor.inner.config.is_at_home {
@@ -188,6 +191,24 @@ impl Actor {
                 }
             });
         });
+    }
+
+    pub(crate) fn state_handle(&self, slot: &(String, String)) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
+        self.inner.state_handles.lock().unwrap_or_else(|p| p.into_inner()).get(slot).cloned()
+    }
+
+    /// Adds a handle; the one already there if another call was first.
+    pub(crate) fn add_state_handle(
+        &self,
+        slot: (String, String),
+        handle: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
+        let mut handles = self.inner.state_handles.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = handles.get(&slot) {
+            return Some(found.clone());
+        }
+        handles.insert(slot, handle);
+        None
     }
 
     /// Saves every `use_state` value now (what the platform's `persistState` event does).

@@ -3,6 +3,7 @@
 //! migrated, rebooted) and saved every `APIFY_PERSIST_STATE_INTERVAL_MILLIS` (the local
 //! `persistState` event), on `persist()` and at `exit()`.
 
+use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -11,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::actor::{Actor, OpenOptions};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::key_value_store::KeyValueStore;
 
 /// The key of the state in the default key-value store.
@@ -67,7 +68,7 @@ impl<T: Serialize + Send + 'static> Shared<T> {
             apify_core::json::to_vec(&*value)?
         };
         let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|source| crate::Error::Json { what: "the state".into(), source })?;
+            serde_json::from_slice(&bytes).map_err(|source| Error::Json { what: "the state".into(), source })?;
         self.store.set_value(&self.key, &value).await
     }
 }
@@ -95,10 +96,26 @@ impl Actor {
         T: Serialize + DeserializeOwned + Send + 'static,
     {
         let store = self.open_key_value_store(store).await?;
+        let slot = (store.id().to_owned(), key.to_owned());
+        // One value per store and key, as the Python SDK's: a second call gets the same.
+        let same = |found: Arc<dyn Any + Send + Sync>| {
+            found
+                .downcast::<Shared<T>>()
+                .map(|shared| State { shared })
+                .map_err(|_| Error::InvalidArgument(format!("the state {key:?} is already used with another type")))
+        };
+        if let Some(found) = self.state_handle(&slot) {
+            return same(found);
+        }
         let value = store.get_value_as::<T>(key).await?.unwrap_or(default);
         let shared = Arc::new(Shared { value: Mutex::new(value), store, key: key.to_owned() });
-        self.register_state(shared.clone());
-        Ok(State { shared })
+        match self.add_state_handle(slot, shared.clone()) {
+            Some(raced) => same(raced),
+            None => {
+                self.register_state(shared.clone());
+                Ok(State { shared })
+            }
+        }
     }
 }
 
@@ -149,6 +166,11 @@ mod tests {
         struct Progress {
             page: u32,
         }
+        let same = again.use_state(json!({"ignored": true})).await.unwrap();
+        assert_eq!(*same.lock(), json!({"done": 2}), "a second use_state is the same value");
+        same.lock()["done"] = json!(3);
+        assert_eq!(state.lock()["done"], 3);
+        assert!(again.use_state(0_u32).await.is_err(), "another type under the same key");
         let typed = again.use_state_in(OpenOptions::new(), "PROGRESS", Progress::default()).await.unwrap();
         typed.lock().page = 7;
         typed.persist().await.unwrap();
