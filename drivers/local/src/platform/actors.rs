@@ -57,7 +57,7 @@ pub enum ActorSpecError {
 
 const DEFAULT_MEMORY_MBYTES: u64 = 1024;
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     (1..=63).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !name.starts_with('-')

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::actors::{self, LocalActor};
+use super::records;
 use super::{Owner, Platform, not_found, now};
 use crate::api::{ApiFailure, ApiResult, Call, data, method_not_allowed, no_content};
-use crate::fsio::{self, Durability};
+use crate::fsio::Durability;
 
 /// The folder of the created Actors inside the storage folder.
 pub(crate) const ACTORS_DIR: &str = "actors";
@@ -284,16 +285,7 @@ impl ActorRecord {
             "versions",
             "defaultRunOptions",
         ];
-        for (k, v) in fields {
-            if OWN.contains(&k.as_str()) {
-                continue;
-            }
-            if v.is_null() {
-                a.extra.remove(k);
-            } else {
-                a.extra.insert(k.clone(), v.clone());
-            }
-        }
+        records::merge_extra(&mut a.extra, fields, OWN);
         a.modified_at = now.to_owned();
         *self = a;
         Ok(())
@@ -355,24 +347,12 @@ fn save(root: &Path, a: &ActorRecord, old: Option<&ActorRecord>, durability: Dur
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
-    let bytes = serde_json::to_vec_pretty(a).map_err(io::Error::other)?;
-    fsio::write_atomic(&root.join(ACTORS_DIR), &format!("{}.json", a.id), &bytes, durability)
+    records::save(&root.join(ACTORS_DIR), &a.id, a, durability)
 }
 
-/// Every created Actor under `root`; unreadable records are skipped with a warning.
+/// Every created Actor under `root`.
 pub(crate) fn load_all(root: &Path) -> Vec<ActorRecord> {
-    let Ok(entries) = std::fs::read_dir(root.join(ACTORS_DIR)) else { return Vec::new() };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .filter_map(|path| {
-            let parsed = std::fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<ActorRecord>(&b).map_err(|e| e.to_string()));
-            parsed.map_err(|e| tracing::warn!(path = %path.display(), error = %e, "skipping an unreadable Actor")).ok()
-        })
-        .collect()
+    records::load_dir(&root.join(ACTORS_DIR), "Actor")
 }
 
 fn version_object(v: &VersionRecord) -> Value {
@@ -490,7 +470,7 @@ impl Platform {
                     let root = self.api.storages().config().root.join(ACTORS_DIR);
                     let aid = a.id.clone();
                     let removed = tokio::task::spawn_blocking(move || {
-                        std::fs::remove_file(root.join(format!("{aid}.json")))?;
+                        records::remove(&root, &aid)?;
                         let _ = std::fs::remove_dir_all(root.join(&aid));
                         Ok::<_, io::Error>(())
                     })

@@ -10,6 +10,7 @@ mod actors;
 mod created;
 mod logs;
 mod process;
+mod records;
 mod runs;
 mod tasks;
 mod template;

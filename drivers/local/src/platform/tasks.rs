@@ -12,9 +12,10 @@ use http::{Method, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::records;
 use super::{LocalActor, Owner, Platform, Routed, full, not_found, now, page};
 use crate::api::{ApiConfig, ApiFailure, ApiResult, Call, data, method_not_allowed};
-use crate::fsio::{self, Durability};
+use crate::fsio::Durability;
 
 /// The folder of the tasks inside the storage folder.
 pub(crate) const TASKS_DIR: &str = "actor_tasks";
@@ -57,9 +58,23 @@ pub(crate) struct TaskRecord {
     pub(crate) extra: BTreeMap<String, Value>,
 }
 
-/// Fields the platform sets; a client's values for them are ignored.
-const READ_ONLY: &[&str] =
-    &["id", "userId", "username", "createdAt", "modifiedAt", "removedAt", "stats", "actName", "actUsername"];
+/// Fields the task's own code handles, or the platform sets (a client's values for those
+/// are ignored); the others are kept as given.
+const OWN: &[&str] = &[
+    "id",
+    "userId",
+    "username",
+    "createdAt",
+    "modifiedAt",
+    "removedAt",
+    "stats",
+    "actName",
+    "actUsername",
+    "name",
+    "options",
+    "input",
+    "actId",
+];
 
 fn invalid(message: String) -> ApiFailure {
     ApiFailure::new(StatusCode::BAD_REQUEST, "invalid-parameter", message)
@@ -68,12 +83,7 @@ fn invalid(message: String) -> ApiFailure {
 /// The task name rule of the platform (that of storage names): 1 to 63 letters, digits and
 /// inner hyphens.
 pub(crate) fn validate_name(name: &str) -> ApiResult<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if ok {
+    if super::actors::valid_name(name) {
         Ok(())
     } else {
         Err(invalid(format!("task name {name:?} is invalid: use 1 to 63 letters, digits and inner hyphens")))
@@ -165,16 +175,7 @@ impl TaskRecord {
         };
         self.options = options;
         self.input = input;
-        for (k, v) in fields {
-            if matches!(k.as_str(), "name" | "options" | "input" | "actId") || READ_ONLY.contains(&k.as_str()) {
-                continue;
-            }
-            if v.is_null() {
-                self.extra.remove(k);
-            } else {
-                self.extra.insert(k.clone(), v.clone());
-            }
-        }
+        records::merge_extra(&mut self.extra, fields, OWN);
         self.modified_at = now.to_owned();
         Ok(())
     }
@@ -269,36 +270,16 @@ impl TaskRecord {
 
     /// Writes `<id>.json` atomically.
     pub(crate) fn save(&self, root: &Path, durability: Durability) -> io::Result<()> {
-        let dir = root.join(TASKS_DIR);
-        std::fs::create_dir_all(&dir)?;
-        let bytes = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
-        fsio::write_atomic(&dir, &format!("{}.json", self.id), &bytes, durability)
+        records::save(&root.join(TASKS_DIR), &self.id, self, durability)
     }
 
     pub(crate) fn remove(root: &Path, id: &str) -> io::Result<()> {
-        match std::fs::remove_file(root.join(TASKS_DIR).join(format!("{id}.json"))) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        records::remove(&root.join(TASKS_DIR), id)
     }
 
-    /// Every task found under `root`, oldest first; unreadable files are skipped with a
-    /// warning (and left for a person to look at).
+    /// Every task found under `root`, oldest first.
     pub(crate) fn load_all(root: &Path) -> Vec<Self> {
-        let Ok(entries) = std::fs::read_dir(root.join(TASKS_DIR)) else { return Vec::new() };
-        let mut tasks: Vec<Self> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .filter_map(|path| {
-                let parsed = std::fs::read(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| serde_json::from_slice::<Self>(&b).map_err(|e| e.to_string()));
-                parsed
-                    .map_err(|e| tracing::warn!(path = %path.display(), error = %e, "skipping an unreadable task"))
-                    .ok()
-            })
-            .collect();
+        let mut tasks: Vec<Self> = records::load_dir(&root.join(TASKS_DIR), "task");
         tasks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
         tasks
     }

@@ -16,10 +16,11 @@ use http_body_util::{BodyExt, Full};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::records;
 use super::template::{self, DEFAULT_PAYLOAD};
 use super::{Platform, not_found, now, page};
 use crate::api::{ApiFailure, ApiResult, Call, Query, data, method_not_allowed};
-use crate::fsio::{self, Durability};
+use crate::fsio::Durability;
 
 pub(crate) const WEBHOOKS_DIR: &str = "webhooks";
 pub(crate) const DISPATCHES_DIR: &str = "webhook_dispatches";
@@ -288,16 +289,7 @@ impl WebhookRecord {
             "lastDispatch",
             "stats",
         ];
-        for (k, v) in fields {
-            if OWN.contains(&k.as_str()) {
-                continue;
-            }
-            if v.is_null() {
-                w.extra.remove(k);
-            } else {
-                w.extra.insert(k.clone(), v.clone());
-            }
-        }
+        records::merge_extra(&mut w.extra, fields, OWN);
         if w.request_url.is_empty() {
             return Err(ApiFailure::new(StatusCode::BAD_REQUEST, "parameter-required", "requestUrl is required"));
         }
@@ -396,27 +388,6 @@ pub(crate) struct Webhooks {
     dispatches: Mutex<BTreeMap<String, DispatchRecord>>,
 }
 
-fn load_dir<T: serde::de::DeserializeOwned>(dir: &Path, what: &str) -> Vec<T> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .filter_map(|path| {
-            let parsed = std::fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<T>(&b).map_err(|e| e.to_string()));
-            parsed.map_err(|e| tracing::warn!(path = %path.display(), error = %e, "skipping an unreadable {what}")).ok()
-        })
-        .collect()
-}
-
-fn save_json(dir: &Path, id: &str, value: &impl Serialize, durability: Durability) -> io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
-    fsio::write_atomic(dir, &format!("{id}.json"), &bytes, durability)
-}
-
 fn internal(e: impl std::fmt::Display) -> ApiFailure {
     tracing::error!(error = %e, "saving a webhook failed");
     ApiFailure::new(
@@ -430,8 +401,8 @@ impl Webhooks {
     /// The webhooks and dispatches under `root`; dispatches still being delivered when the
     /// folder was last served go on (call [`Webhooks::resume`] inside the runtime).
     pub(crate) fn open(root: &Path, durability: Durability, user_id: &str, retries: WebhookRetries) -> Arc<Self> {
-        let hooks = load_dir::<WebhookRecord>(&root.join(WEBHOOKS_DIR), "webhook");
-        let dispatches = load_dir::<DispatchRecord>(&root.join(DISPATCHES_DIR), "webhook dispatch");
+        let hooks = records::load_dir::<WebhookRecord>(&root.join(WEBHOOKS_DIR), "webhook");
+        let dispatches = records::load_dir::<DispatchRecord>(&root.join(DISPATCHES_DIR), "webhook dispatch");
         Arc::new(Self {
             root: root.to_owned(),
             durability,
@@ -461,13 +432,16 @@ impl Webhooks {
 
     async fn save_hook(&self, w: &WebhookRecord) -> ApiResult<()> {
         let (dir, w, d) = (self.root.join(WEBHOOKS_DIR), w.clone(), self.durability);
-        tokio::task::spawn_blocking(move || save_json(&dir, &w.id, &w, d)).await.map_err(internal)?.map_err(internal)
+        tokio::task::spawn_blocking(move || records::save(&dir, &w.id, &w, d))
+            .await
+            .map_err(internal)?
+            .map_err(internal)
     }
 
     async fn save_dispatch(&self, id: &str) {
         let Some(d) = self.lock_dispatches().get(id).cloned() else { return };
         let (dir, dur) = (self.root.join(DISPATCHES_DIR), self.durability);
-        let saved = tokio::task::spawn_blocking(move || save_json(&dir, &d.id, &d, dur)).await;
+        let saved = tokio::task::spawn_blocking(move || records::save(&dir, &d.id, &d, dur)).await;
         if let Ok(Err(e)) | Err(e) = saved.map_err(io::Error::other) {
             tracing::error!(dispatch_id = %id, error = %e, "saving a webhook dispatch failed");
         }
@@ -689,11 +663,8 @@ impl Webhooks {
         if !hooks.contains_key(id) {
             return Err(not_found(&format!("Webhook {id:?}")));
         }
-        let path = self.root.join(WEBHOOKS_DIR).join(format!("{id}.json"));
-        let removed = tokio::task::spawn_blocking(move || match std::fs::remove_file(path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        });
+        let (dir, file) = (self.root.join(WEBHOOKS_DIR), id.to_owned());
+        let removed = tokio::task::spawn_blocking(move || records::remove(&dir, &file));
         removed.await.map_err(internal)?.map_err(internal)?;
         hooks.remove(id);
         Ok(())
